@@ -55,6 +55,7 @@ type Field struct {
 	AFormat   string            `json:"a_format,omitempty"`  // date: Go layout on side A (default 2006-01-02)
 	BFormat   string            `json:"b_format,omitempty"`  // date: Go layout on side B
 	Lookup    map[string]string `json:"lookup,omitempty"`    // lookup: A value -> B value
+	Region    string            `json:"region,omitempty"`    // phone: default region (ISO 3166 code) for numbers without +; default US
 	Direction string            `json:"direction,omitempty"` // "", "both", "a-to-b", "b-to-a"
 }
 

@@ -19,6 +19,10 @@ type Record struct {
 	Version  string    // opaque: etag, updatedAt, size+mtime
 	Modified time.Time // last modification, for the "newest" conflict policy; zero if unknown
 	Fields   map[string]string
+	// Err is set when the record exists but could not be read (malformed);
+	// it wraps ErrInvalidRecord. The engine reports it per record and never
+	// writes or deletes such a record. Fields is nil then.
+	Err error
 }
 
 // Item is one entry of a change listing. Record is nil when the connector
