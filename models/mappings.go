@@ -1,0 +1,313 @@
+package models
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Side names a side of a pair.
+const (
+	SideA = "a"
+	SideB = "b"
+)
+
+// batchSize keeps bulk statements fast and under SQLite's parameter limit.
+const batchSize = 100
+
+func idColumn(side string) string {
+	if side == SideB {
+		return "b_id"
+	}
+	return "a_id"
+}
+
+// MappingsByIDs returns the pair's mappings whose side id is in ids, keyed by that id.
+func (s *Store) MappingsByIDs(pairID uint, side string, ids []string) (map[string]*Mapping, error) {
+	out := make(map[string]*Mapping, len(ids))
+	col := idColumn(side)
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		var ms []*Mapping
+		if err := s.DB.Where("pair_id = ? AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if side == SideB {
+				out[m.BID] = m
+			} else {
+				out[m.AID] = m
+			}
+		}
+	}
+	return out, nil
+}
+
+// SideVersions returns id -> version for every mapped record on one side.
+// Only the two narrow columns are read, so a full-listing side of 100k
+// records costs one index scan.
+func (s *Store) SideVersions(pairID uint, side string) (map[string]string, error) {
+	col := idColumn(side)
+	rows, err := s.DB.Raw("SELECT "+col+", "+col[:1]+"_version FROM mappings WHERE pair_id = ? AND "+col+" <> ''", pairID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, err
+		}
+		out[id] = v
+	}
+	return out, rows.Err()
+}
+
+// MappingsInState lists the pair's mappings in one state (pending, conflict, ...).
+func (s *Store) MappingsInState(pairID uint, state string) ([]*Mapping, error) {
+	var ms []*Mapping
+	return ms, s.DB.Where("pair_id = ? AND state = ?", pairID, state).Order("id").Find(&ms).Error
+}
+
+// MappingsByKey returns the pair's mappings with one of the given keys.
+func (s *Store) MappingsByKey(pairID uint, keys []string) ([]*Mapping, error) {
+	var out []*Mapping
+	for start := 0; start < len(keys); start += 500 {
+		end := min(start+500, len(keys))
+		var ms []*Mapping
+		if err := s.DB.Where("pair_id = ? AND key IN ?", pairID, keys[start:end]).Find(&ms).Error; err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// SaveMappings inserts or updates mappings in batches inside tx.
+func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
+	for start := 0; start < len(ms); start += batchSize {
+		end := min(start+batchSize, len(ms))
+		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(ms[start:end]).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMappings deletes mappings by row id inside tx.
+func DeleteMappings(tx *gorm.DB, ids []uint) error {
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		if err := tx.Delete(&Mapping{}, ids[start:end]).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountMappings counts the pair's mappings.
+func (s *Store) CountMappings(pairID uint) (int, error) {
+	var n int64
+	err := s.DB.Model(&Mapping{}).Where("pair_id = ?", pairID).Count(&n).Error
+	return int(n), err
+}
+
+// --- the grid ---
+
+// MappingQuery selects grid rows: a pair, an optional id search (exact or
+// prefix, either side) and an optional state.
+type MappingQuery struct {
+	PairID uint
+	Search string
+	State  string
+}
+
+// prefixEnd is the smallest string greater than every string starting with p.
+// A range on the indexed id column finds a prefix without LIKE (which would
+// fold case and skip the index).
+func prefixEnd(p string) string { return p + "\U0010FFFF" }
+
+func (q MappingQuery) scope(db *gorm.DB) *gorm.DB {
+	db = db.Model(&Mapping{}).Where("pair_id = ?", q.PairID)
+	if q.State != "" {
+		db = db.Where("state = ?", q.State)
+	}
+	if s := strings.TrimSpace(q.Search); s != "" {
+		// Two index range scans joined with UNION rather than an OR, which
+		// SQLite may turn into a table scan.
+		db = db.Where("id IN (SELECT id FROM mappings WHERE pair_id = ? AND a_id >= ? AND a_id < ? UNION SELECT id FROM mappings WHERE pair_id = ? AND b_id >= ? AND b_id < ?)",
+			q.PairID, s, prefixEnd(s), q.PairID, s, prefixEnd(s))
+	}
+	return db
+}
+
+// QueryMappings returns one page of grid rows ordered by row id.
+func (s *Store) QueryMappings(q MappingQuery, offset, limit int) ([]Mapping, error) {
+	var ms []Mapping
+	err := q.scope(s.DB).Order("id").Offset(offset).Limit(limit).Find(&ms).Error
+	return ms, err
+}
+
+// CountQuery counts the rows a query matches.
+func (s *Store) CountQuery(q MappingQuery) (int, error) {
+	var n int64
+	err := q.scope(s.DB).Count(&n).Error
+	return int(n), err
+}
+
+// MappingByID loads one row.
+func (s *Store) MappingByID(id uint) (*Mapping, error) {
+	var m Mapping
+	if err := s.DB.First(&m, id).Error; err != nil {
+		return nil, notFound(err, "mapping %d", id)
+	}
+	return &m, nil
+}
+
+// FindMappings returns the pair's rows whose A or B id equals id exactly
+// (pairID 0 = every pair).
+func (s *Store) FindMappings(pairID uint, id string) ([]Mapping, error) {
+	var ms []Mapping
+	db := s.DB.Where("(a_id = ? OR b_id = ?)", id, id)
+	if pairID != 0 {
+		db = db.Where("pair_id = ?", pairID)
+	}
+	return ms, db.Order("id").Find(&ms).Error
+}
+
+// ErrDuplicateID is returned when an edit would map one record twice.
+var ErrDuplicateID = errors.New("that record id is already mapped in this pair")
+
+// UpdateMapping saves a person's edit of a row (ids, state), refusing an id
+// that another row of the pair already uses.
+func (s *Store) UpdateMapping(m *Mapping) error {
+	if m.AID == "" && m.BID == "" {
+		return errors.New("a mapping needs at least one record id")
+	}
+	switch m.State {
+	case StateOK, StatePending, StateConflict, StateError, StateDeletePending:
+	default:
+		return fmt.Errorf("unknown state %q", m.State)
+	}
+	return s.Write(func(tx *gorm.DB) error {
+		for _, side := range []struct{ col, id string }{{"a_id", m.AID}, {"b_id", m.BID}} {
+			if side.id == "" {
+				continue
+			}
+			var n int64
+			if err := tx.Model(&Mapping{}).Where("pair_id = ? AND "+side.col+" = ? AND id <> ?", m.PairID, side.id, m.ID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return fmt.Errorf("%s %q: %w", strings.ToUpper(side.col[:1]), side.id, ErrDuplicateID)
+			}
+		}
+		return tx.Save(m).Error
+	})
+}
+
+// DeleteMapping removes one row (never the records it maps).
+func (s *Store) DeleteMapping(id uint) error {
+	return s.Write(func(tx *gorm.DB) error {
+		res := tx.Delete(&Mapping{}, id)
+		if res.Error == nil && res.RowsAffected == 0 {
+			return fmt.Errorf("mapping %d: %w", id, ErrNotFound)
+		}
+		return res.Error
+	})
+}
+
+// CSVHeader is the first line of a mappings export.
+var CSVHeader = []string{"a_id", "b_id", "state", "synced_at", "key", "last_error"}
+
+// ExportCSV streams the rows a query matches as RFC 4180 CSV, walking the
+// index in pages by row id so memory stays flat for a million rows.
+// progress (optional) is called after each page with rows written and total.
+func (s *Store) ExportCSV(w io.Writer, q MappingQuery, progress func(done, total int)) (int, error) {
+	total, err := s.CountQuery(q)
+	if err != nil {
+		return 0, err
+	}
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	if err := cw.Write(CSVHeader); err != nil {
+		return 0, err
+	}
+	const page = 5000
+	var lastID uint
+	done := 0
+	for {
+		var ms []Mapping
+		if err := q.scope(s.DB).Select("id", "a_id", "b_id", "state", "synced_at", "key", "last_error").
+			Where("id > ?", lastID).Order("id").Limit(page).Find(&ms).Error; err != nil {
+			return done, err
+		}
+		for _, m := range ms {
+			synced := ""
+			if !m.SyncedAt.IsZero() {
+				synced = m.SyncedAt.UTC().Format(time.RFC3339)
+			}
+			if err := cw.Write([]string{m.AID, m.BID, m.State, synced, m.Key, m.LastError}); err != nil {
+				return done, err
+			}
+		}
+		done += len(ms)
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return done, err
+		}
+		if progress != nil {
+			progress(done, total)
+		}
+		if len(ms) < page {
+			return done, nil
+		}
+		lastID = ms[len(ms)-1].ID
+	}
+}
+
+// --- runs and history ---
+
+// StartRun inserts a run.
+func (s *Store) StartRun(r *Run) error {
+	return s.Write(func(tx *gorm.DB) error { return tx.Create(r).Error })
+}
+
+// FinishRun saves a run's end and counts.
+func (s *Store) FinishRun(r *Run) error {
+	return s.Write(func(tx *gorm.DB) error { return tx.Save(r).Error })
+}
+
+// AddEvents appends history events inside tx.
+func AddEvents(tx *gorm.DB, es []Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	return tx.CreateInBatches(es, batchSize).Error
+}
+
+// Runs lists a pair's runs, newest first.
+func (s *Store) Runs(pairID uint, limit int) ([]Run, error) {
+	var rs []Run
+	return rs, s.DB.Where("pair_id = ?", pairID).Order("id DESC").Limit(limit).Find(&rs).Error
+}
+
+// Events lists a pair's events, newest first, one page at a time.
+func (s *Store) Events(pairID uint, offset, limit int) ([]Event, error) {
+	var es []Event
+	return es, s.DB.Where("pair_id = ?", pairID).Order("id DESC").Offset(offset).Limit(limit).Find(&es).Error
+}
+
+// ParseUint is a small helper for ids typed by people.
+func ParseUint(s string) (uint, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	return uint(n), err
+}

@@ -1,0 +1,198 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Store is the local SQLite database. All writes go through Write, which
+// serialises writers in-process: the driver ignores _txlock, so deferred
+// transactions from two goroutines would fail with SQLITE_BUSY.
+type Store struct {
+	DB      *gorm.DB
+	Path    string
+	writeMu sync.Mutex
+}
+
+// ErrNotFound is returned by lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// Open opens (creating if needed) the store at path and migrates it.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{DB: db, Path: path}
+	if err := s.migrate(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate() error {
+	if err := s.DB.AutoMigrate(&Connection{}, &Pair{}, &Mapping{}, &Run{}, &Event{}); err != nil {
+		return err
+	}
+	// Partial unique indexes: an id is unique per side once known; pending
+	// rows have "" for the side not yet created. Gorm tags cannot say this.
+	for _, q := range []string{
+		`CREATE UNIQUE INDEX IF NOT EXISTS idx_mappings_pair_a ON mappings(pair_id, a_id) WHERE a_id <> ''`,
+		`CREATE UNIQUE INDEX IF NOT EXISTS idx_mappings_pair_b ON mappings(pair_id, b_id) WHERE b_id <> ''`,
+		`CREATE INDEX IF NOT EXISTS idx_mappings_pair_id ON mappings(pair_id, id)`,
+		`CREATE INDEX IF NOT EXISTS idx_mappings_pair_key ON mappings(pair_id, key)`,
+		`CREATE INDEX IF NOT EXISTS idx_events_pair_id ON events(pair_id, id)`,
+	} {
+		if err := s.DB.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Write runs fn in one transaction, one writer at a time.
+func (s *Store) Write(fn func(tx *gorm.DB) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.DB.Transaction(fn)
+}
+
+// --- connections and pairs ---
+
+// SaveConnection inserts or updates a connection by name.
+func (s *Store) SaveConnection(c *Connection) error {
+	return s.Write(func(tx *gorm.DB) error { return saveConnection(tx, c) })
+}
+
+func saveConnection(tx *gorm.DB, c *Connection) error {
+	var existing Connection
+	err := tx.Where("name = ?", c.Name).First(&existing).Error
+	switch {
+	case err == nil:
+		c.ID = existing.ID
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return err
+	}
+	return tx.Save(c).Error
+}
+
+// ConnectionByName finds a connection.
+func (s *Store) ConnectionByName(name string) (*Connection, error) {
+	var c Connection
+	if err := s.DB.Where("name = ?", name).First(&c).Error; err != nil {
+		return nil, notFound(err, "connection %q", name)
+	}
+	return &c, nil
+}
+
+// Connections lists all connections by name.
+func (s *Store) Connections() ([]Connection, error) {
+	var cs []Connection
+	return cs, s.DB.Order("name").Find(&cs).Error
+}
+
+// SavePair inserts or updates a pair by name, with its two connections
+// (saved by name too). Cursors of an existing pair are kept unless the
+// connection of that side changed.
+func (s *Store) SavePair(p *Pair) error {
+	return s.Write(func(tx *gorm.DB) error {
+		if err := saveConnection(tx, &p.A); err != nil {
+			return err
+		}
+		if err := saveConnection(tx, &p.B); err != nil {
+			return err
+		}
+		p.AID, p.BID = p.A.ID, p.B.ID
+		var existing Pair
+		err := tx.Where("name = ?", p.Name).First(&existing).Error
+		switch {
+		case err == nil:
+			p.ID = existing.ID
+			if existing.AID == p.AID && p.CursorA == "" {
+				p.CursorA = existing.CursorA
+			}
+			if existing.BID == p.BID && p.CursorB == "" {
+				p.CursorB = existing.CursorB
+			}
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+		return tx.Omit("A", "B").Save(p).Error
+	})
+}
+
+// PairByName loads a pair with both connections.
+func (s *Store) PairByName(name string) (*Pair, error) {
+	var p Pair
+	if err := s.DB.Preload("A").Preload("B").Where("name = ?", name).First(&p).Error; err != nil {
+		return nil, notFound(err, "pair %q", name)
+	}
+	return &p, nil
+}
+
+// PairByID loads a pair with both connections.
+func (s *Store) PairByID(id uint) (*Pair, error) {
+	var p Pair
+	if err := s.DB.Preload("A").Preload("B").First(&p, id).Error; err != nil {
+		return nil, notFound(err, "pair %d", id)
+	}
+	return &p, nil
+}
+
+// Pairs lists all pairs with their connections, by name.
+func (s *Store) Pairs() ([]Pair, error) {
+	var ps []Pair
+	return ps, s.DB.Preload("A").Preload("B").Order("name").Find(&ps).Error
+}
+
+// DeletePair removes a pair, its mappings, runs and events (not connections).
+func (s *Store) DeletePair(id uint) error {
+	return s.Write(func(tx *gorm.DB) error {
+		for _, m := range []any{&Mapping{}, &Event{}, &Run{}} {
+			if err := tx.Where("pair_id = ?", id).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Delete(&Pair{}, id).Error
+	})
+}
+
+// SaveCursors stores both change cursors of a pair.
+func (s *Store) SaveCursors(pairID uint, a, b string) error {
+	return s.Write(func(tx *gorm.DB) error {
+		return tx.Model(&Pair{}).Where("id = ?", pairID).
+			Updates(map[string]any{"cursor_a": a, "cursor_b": b}).Error
+	})
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,149 @@
+package models
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+func openTest(t testing.TB) (*Store, *Pair) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "tandem.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := &Pair{Name: "p", Key: "email",
+		A: Connection{Name: "A", Kind: "vcarddir", Settings: map[string]string{"path": "/a"}},
+		B: Connection{Name: "B", Kind: "vcarddir", Settings: map[string]string{"path": "/b"}},
+		Fields: []Field{{Name: "email", A: "EMAIL", B: "EMAIL", Transform: "email"}}}
+	if err := s.SavePair(p); err != nil {
+		t.Fatal(err)
+	}
+	return s, p
+}
+
+func TestPairRoundTripKeepsCursors(t *testing.T) {
+	s, p := openTest(t)
+	if err := s.SaveCursors(p.ID, "ca", "cb"); err != nil {
+		t.Fatal(err)
+	}
+	again := &Pair{Name: "p", Key: "email", A: p.A, B: p.B, Fields: p.Fields, Conflict: ConflictManual}
+	if err := s.SavePair(again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PairByName("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != p.ID || got.CursorA != "ca" || got.CursorB != "cb" || got.Conflict != ConflictManual {
+		t.Fatalf("pair after re-save: %+v", got)
+	}
+	if got.A.Settings["path"] != "/a" || got.Fields[0].Transform != "email" {
+		t.Fatalf("pair lost its settings or fields: %+v", got)
+	}
+	if _, err := s.PairByName("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing pair: %v", err)
+	}
+}
+
+func TestMappingsUniquePerSideButManyPending(t *testing.T) {
+	s, p := openTest(t)
+	err := s.Write(func(tx *gorm.DB) error {
+		return SaveMappings(tx, []*Mapping{
+			{PairID: p.ID, AID: "a1", State: StatePending, Key: "x@y"},
+			{PairID: p.ID, AID: "a2", State: StatePending, Key: "z@y"},
+			{PairID: p.ID, AID: "a3", BID: "b3", State: StateOK},
+		})
+	})
+	if err != nil {
+		t.Fatalf("two pending rows with empty b_id must be allowed: %v", err)
+	}
+	err = s.Write(func(tx *gorm.DB) error {
+		return SaveMappings(tx, []*Mapping{{PairID: p.ID, AID: "a9", BID: "b3"}})
+	})
+	if err == nil {
+		t.Fatal("a second row with b_id b3 was accepted")
+	}
+	m, err := s.MappingsByIDs(p.ID, SideA, []string{"a1", "a3", "zz"})
+	if err != nil || len(m) != 2 || m["a3"].BID != "b3" {
+		t.Fatalf("MappingsByIDs = %v, %v", m, err)
+	}
+	// Editing a row onto an id already used is refused.
+	row := m["a1"]
+	row.BID = "b3"
+	if err := s.UpdateMapping(row); !errors.Is(err, ErrDuplicateID) {
+		t.Fatalf("UpdateMapping duplicate: %v", err)
+	}
+}
+
+func TestSearchAndExport(t *testing.T) {
+	s, p := openTest(t)
+	var ms []*Mapping
+	for i := 0; i < 250; i++ {
+		ms = append(ms, &Mapping{PairID: p.ID, AID: fmt.Sprintf("a-%03d", i), BID: fmt.Sprintf("b-%03d", i), State: StateOK, Key: fmt.Sprintf("k%d", i)})
+	}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		search string
+		want   int
+	}{{"", 250}, {"a-1", 100}, {"b-12", 10}, {"a-007", 1}, {"b-249", 1}, {"A-1", 0}, {"c", 0}} {
+		n, err := s.CountQuery(MappingQuery{PairID: p.ID, Search: tc.search})
+		if err != nil || n != tc.want {
+			t.Errorf("count %q = %d, %v; want %d", tc.search, n, err, tc.want)
+		}
+	}
+	rows, err := s.QueryMappings(MappingQuery{PairID: p.ID, Search: "b-12"}, 5, 3)
+	if err != nil || len(rows) != 3 || rows[0].BID != "b-125" {
+		t.Fatalf("page = %+v, %v", rows, err)
+	}
+	var buf bytes.Buffer
+	var last [2]int
+	n, err := s.ExportCSV(&buf, MappingQuery{PairID: p.ID, Search: "a-0"}, func(d, tot int) { last = [2]int{d, tot} })
+	if err != nil || n != 100 || last != [2]int{100, 100} {
+		t.Fatalf("export n=%d last=%v err=%v", n, last, err)
+	}
+	lines := strings.Split(strings.TrimRight(buf.String(), "\r\n"), "\r\n")
+	if len(lines) != 101 || !strings.HasPrefix(lines[0], "a_id,b_id,state,synced_at") || !strings.HasPrefix(lines[1], "a-000,b-000,ok,") {
+		t.Fatalf("csv: %q", lines[:2])
+	}
+	found, err := s.FindMappings(p.ID, "b-042")
+	if err != nil || len(found) != 1 || found[0].AID != "a-042" {
+		t.Fatalf("find = %+v %v", found, err)
+	}
+}
+
+func TestConcurrentWritersNeverBusy(t *testing.T) {
+	s, p := openTest(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				m := &Mapping{PairID: p.ID, AID: fmt.Sprintf("w%d-%d", w, i), BID: fmt.Sprintf("x%d-%d", w, i)}
+				if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountMappings(p.ID); n != 160 {
+		t.Fatalf("rows = %d", n)
+	}
+}
