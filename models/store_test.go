@@ -147,3 +147,22 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 		t.Fatalf("rows = %d", n)
 	}
 }
+func TestSaveMappingsMixesInsertsAndUpdates(t *testing.T) {
+	s, p := openTest(t)
+	a := &Mapping{PairID: p.ID, AID: "a1", BID: "b1", State: StateOK}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{a}) }); err != nil {
+		t.Fatal(err)
+	}
+	a.BVersion = "v2"
+	b := &Mapping{PairID: p.ID, AID: "a2", BID: "b2", State: StateOK}
+	c := &Mapping{PairID: p.ID, AID: "a3", BID: "b3", State: StateOK}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{b, a, c}) }); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.CountMappings(p.ID)
+	got, _ := s.MappingByID(a.ID)
+	t.Logf("ids %d %d %d n=%d ver=%q", a.ID, b.ID, c.ID, n, got.BVersion)
+	if n != 3 || got.BVersion != "v2" || b.ID == 0 || c.ID == 0 || b.ID == c.ID {
+		t.Fatal("mixed upsert broken")
+	}
+}
