@@ -1,0 +1,281 @@
+package carddav
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/emersion/go-vcard"
+	"github.com/google/uuid"
+
+	"tandem/sync/connector"
+	"tandem/sync/connector/vcardfields"
+)
+
+// Apply performs writes in order. Updates first read the current cards
+// (addressbook-multiget, BatchSize at a time). When the server refuses the
+// credentials or goes away, Apply stops and returns that error with the
+// results so far (the writes not attempted carry the same error).
+func (c *conn) Apply(ctx context.Context, writes []connector.Write) ([]connector.Result, error) {
+	book, err := c.addressBook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var upd []string
+	for _, w := range writes {
+		if w.Op == connector.OpUpdate && validID(w.ID) {
+			upd = append(upd, w.ID)
+		}
+	}
+	current := make(map[string]*fetched, len(upd))
+	for start := 0; start < len(upd); start += BatchSize {
+		m, err := c.multiget(ctx, book, upd[start:min(start+BatchSize, len(upd))])
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			current[k] = v
+		}
+	}
+	results := make([]connector.Result, len(writes))
+	for i, w := range writes {
+		var rec connector.Record
+		var err error
+		switch w.Op {
+		case connector.OpCreate:
+			rec, err = c.create(ctx, book, w)
+		case connector.OpUpdate:
+			rec, err = c.update(ctx, book, w, current[w.ID])
+		case connector.OpDelete:
+			rec, err = c.remove(ctx, book, w)
+		default:
+			err = fmt.Errorf("unknown write operation %d", w.Op)
+		}
+		results[i] = connector.Result{Record: rec, Err: err}
+		if err != nil && (errors.Is(err, connector.ErrAuth) || errors.Is(err, connector.ErrUnreachable) || ctx.Err() != nil) {
+			for j := i + 1; j < len(writes); j++ {
+				results[j] = connector.Result{Record: connector.Record{ID: writes[j].ID}, Err: err}
+			}
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+func (c *conn) create(ctx context.Context, book *url.URL, w connector.Write) (connector.Record, error) {
+	uid := uuid.NewString()
+	id := uid + ".vcf"
+	card := vcard.Card{}
+	card.SetValue(vcard.FieldVersion, "3.0")
+	vcardfields.Apply(card, w.Fields)
+	if card.Value(vcard.FieldUID) == "" {
+		card.SetValue(vcard.FieldUID, uid)
+	}
+	// vCard requires FN and N; fill them only when the pair does not map them.
+	if _, mapped := w.Fields[vcard.FieldFormattedName]; !mapped && card.Get(vcard.FieldFormattedName) == nil {
+		card.SetValue(vcard.FieldFormattedName, displayName(card))
+	}
+	if card.Get(vcard.FieldName) == nil {
+		card.SetValue(vcard.FieldName, ";;;;")
+	}
+	etag, err := c.put(ctx, book, id, card, map[string]string{"If-None-Match": "*"})
+	if err != nil {
+		return connector.Record{}, err
+	}
+	return connector.Record{ID: id, Version: etag}, nil
+}
+
+// displayName makes an FN from the name parts or the email.
+func displayName(card vcard.Card) string {
+	var parts []string
+	for _, f := range []string{"N.prefix", "N.given", "N.middle", "N.family", "N.suffix"} {
+		if v := vcardfields.Value(card, f); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, " ")
+	}
+	if v := vcardfields.Value(card, "ORG"); v != "" {
+		return v
+	}
+	return vcardfields.Value(card, "EMAIL")
+}
+
+func (c *conn) update(ctx context.Context, book *url.URL, w connector.Write, cur *fetched) (connector.Record, error) {
+	rec := connector.Record{ID: w.ID}
+	if cur == nil {
+		return rec, fmt.Errorf("%w: card %s is no longer on the CardDAV server", connector.ErrNotFound, w.ID)
+	}
+	if cur.err != nil {
+		return rec, cur.err
+	}
+	if w.Version != "" && cur.etag != "" && cur.etag != w.Version {
+		return rec, c.mismatch(w.ID)
+	}
+	changed := false
+	for k, v := range w.Fields {
+		if vcardfields.Known(k) && vcardfields.Value(cur.card, k) != v {
+			changed = true
+		}
+	}
+	if !changed {
+		rec.Version = cur.etag
+		return rec, nil
+	}
+	vcardfields.Apply(cur.card, w.Fields)
+	match := cur.etag
+	if match == "" {
+		match = w.Version
+	}
+	hdr := map[string]string{}
+	if match != "" {
+		hdr["If-Match"] = match
+	}
+	etag, err := c.put(ctx, book, w.ID, cur.card, hdr)
+	if err != nil {
+		return rec, err
+	}
+	rec.Version = etag
+	return rec, nil
+}
+
+func (c *conn) remove(ctx context.Context, book *url.URL, w connector.Write) (connector.Record, error) {
+	rec := connector.Record{ID: w.ID}
+	if !validID(w.ID) {
+		return rec, nil // never was a card of this address book
+	}
+	hdr := map[string]string{}
+	if w.Version != "" {
+		hdr["If-Match"] = w.Version
+	}
+	r := request{method: http.MethodDelete, url: hrefOf(book, w.ID).String(), header: hdr}
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return rec, err
+	}
+	switch {
+	case resp.code/100 == 2, resp.code == http.StatusNotFound, resp.code == http.StatusGone:
+		return rec, nil // gone either way
+	case resp.code == http.StatusPreconditionFailed:
+		return rec, c.mismatch(w.ID)
+	}
+	return rec, c.writeError(w.ID, resp.statusError(r))
+}
+
+func (c *conn) mismatch(id string) error {
+	return fmt.Errorf("%w: card %s was changed on the CardDAV server meanwhile", connector.ErrVersionMismatch, id)
+}
+
+// writeError keeps auth and unavailability typed; other refusals are
+// per-record errors.
+func (c *conn) writeError(id string, se *statusError) error {
+	err := c.classify(se)
+	if err != error(se) {
+		return err
+	}
+	return fmt.Errorf("CardDAV server refused to write card %s: %d %s", id, se.Code, http.StatusText(se.Code))
+}
+
+// put stores a card and returns its new etag (asked for when the answer
+// has none).
+func (c *conn) put(ctx context.Context, book *url.URL, id string, card vcard.Card, hdr map[string]string) (string, error) {
+	var buf bytes.Buffer
+	if err := vcard.NewEncoder(&buf).Encode(card); err != nil {
+		return "", fmt.Errorf("%w: card %s cannot be written: %v", connector.ErrInvalidRecord, id, err)
+	}
+	href := hrefOf(book, id)
+	r := request{method: http.MethodPut, url: href.String(), body: buf.Bytes(), header: hdr}
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case resp.code/100 == 2:
+	case resp.code == http.StatusPreconditionFailed:
+		if hdr["If-None-Match"] == "*" {
+			return "", &connector.AlreadyExistsError{ExistingID: id}
+		}
+		return "", c.mismatch(id)
+	case resp.code == http.StatusNotFound && hdr["If-Match"] != "":
+		return "", fmt.Errorf("%w: card %s is no longer on the CardDAV server", connector.ErrNotFound, id)
+	default:
+		return "", c.writeError(id, resp.statusError(r))
+	}
+	if etag := resp.header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
+		return normEtag(etag), nil
+	}
+	// No (strong) ETag in the answer: ask for it.
+	body := xmlHead + `<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>`
+	pr, err := c.expect(ctx, request{method: "PROPFIND", url: href.String(), body: []byte(body),
+		header: map[string]string{"Depth": "0"}}, http.StatusMultiStatus)
+	if err != nil {
+		return "", err
+	}
+	entries, _, err := parseMultistatus(pr.body, pr.url)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.etag != "" {
+			return e.etag, nil
+		}
+	}
+	return "", fmt.Errorf("CardDAV server for %q gave no etag for card %s", c.name, id)
+}
+
+// FindByField finds cards whose field has value (case-insensitive, trimmed),
+// with an addressbook-query REPORT filtered on the property, then checked
+// here on the exact field.
+func (c *conn) FindByField(ctx context.Context, field, value string) ([]connector.Record, error) {
+	book, err := c.addressBook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	value = strings.TrimSpace(value)
+	if !vcardfields.Known(field) || value == "" {
+		return nil, nil
+	}
+	prop, _, _ := strings.Cut(field, ".")
+	prop = strings.ToUpper(prop)
+	body := xmlHead + `<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">` +
+		`<D:prop><D:getetag/><D:getlastmodified/><C:address-data/></D:prop>` +
+		`<C:filter><C:prop-filter name="` + xmlText(prop) + `">` +
+		`<C:text-match collation="i;unicode-casemap" match-type="contains">` + xmlText(value) + `</C:text-match>` +
+		`</C:prop-filter></C:filter></C:addressbook-query>`
+	resp, err := c.expect(ctx, request{method: "REPORT", url: book.String(), body: []byte(body),
+		header: map[string]string{"Depth": "1"}}, http.StatusMultiStatus)
+	if err != nil {
+		return nil, err
+	}
+	entries, _, err := parseMultistatus(resp.body, resp.url)
+	if err != nil {
+		return nil, fmt.Errorf("CardDAV server for %q: %v", c.name, err)
+	}
+	var out []connector.Record
+	for _, e := range entries {
+		id := idOf(book, e.path)
+		if id == "" || e.code/100 != 2 || e.data == nil {
+			continue
+		}
+		card, err := parseCard(*e.data)
+		if err != nil {
+			continue
+		}
+		match := false
+		for _, f := range card[prop] { // any value of the property, not only the preferred
+			one := vcard.Card{prop: {f}}
+			if strings.EqualFold(strings.TrimSpace(vcardfields.Value(one, field)), value) {
+				match = true
+			}
+		}
+		if match {
+			out = append(out, c.record(&fetched{id: id, etag: e.etag, mod: e, card: card}))
+		}
+	}
+	return out, nil
+}
