@@ -642,8 +642,27 @@ func parseTime(v string) time.Time {
 	return time.Time{}
 }
 
-func match(f filter, props map[string]string) (bool, error) {
-	v, has := props[f.PropertyName]
+// searchView is a contact as the search index has it.
+type searchView struct {
+	c    *contact
+	snap *snapshot
+}
+
+func (v searchView) get(name string) (string, bool) {
+	switch name {
+	case "hs_object_id":
+		return strconv.FormatInt(v.c.id, 10), true
+	case "lastmodifieddate":
+		return iso(v.snap.updatedAt), true
+	case "createdate":
+		return iso(v.c.createdAt), true
+	}
+	x, ok := v.snap.props[name]
+	return x, ok
+}
+
+func match(f filter, props searchView) (bool, error) {
+	v, has := props.get(f.PropertyName)
 	switch f.Operator {
 	case "HAS_PROPERTY":
 		return has, nil
@@ -707,7 +726,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, now time.Time) {
 	type hit struct {
 		c    *contact
 		snap *snapshot
-		all  map[string]string
+		all  searchView
 	}
 	var hits []hit
 	for _, id := range s.sortedIDs() {
@@ -716,11 +735,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, now time.Time) {
 		if snap == nil {
 			continue
 		}
-		all := map[string]string{"hs_object_id": strconv.FormatInt(c.id, 10),
-			"lastmodifieddate": iso(snap.updatedAt), "createdate": iso(c.createdAt)}
-		for k, v := range snap.props {
-			all[k] = v
-		}
+		all := searchView{c, snap}
 		ok := len(req.FilterGroups) == 0
 		for _, g := range req.FilterGroups {
 			gok := true
@@ -744,8 +759,31 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, now time.Time) {
 			hits = append(hits, hit{c, snap, all})
 		}
 	}
+	type key struct {
+		n float64
+		s string
+	}
+	keys := make(map[*contact]key, len(hits))
+	for _, h := range hits {
+		v, _ := h.all.get(sortProp)
+		switch PropertyTypes[sortProp] {
+		case "datetime", "date":
+			keys[h.c] = key{n: float64(parseTime(v).UnixMilli())}
+		case "number":
+			f, _ := strconv.ParseFloat(v, 64)
+			keys[h.c] = key{n: f}
+		default:
+			keys[h.c] = key{s: strings.ToLower(v)}
+		}
+	}
 	sort.SliceStable(hits, func(i, j int) bool {
-		c := cmpValue(sortProp, hits[i].all[sortProp], hits[j].all[sortProp])
+		a, b := keys[hits[i].c], keys[hits[j].c]
+		c := strings.Compare(a.s, b.s)
+		if a.n < b.n {
+			c = -1
+		} else if a.n > b.n {
+			c = 1
+		}
 		if c == 0 {
 			return hits[i].c.id < hits[j].c.id
 		}
