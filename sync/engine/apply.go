@@ -1,0 +1,447 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"tandem/models"
+	"tandem/sync/connector"
+)
+
+// apply carries out the plan: bookkeeping-only units first, then each
+// side's creates (intent committed before each batch) and updates/deletes,
+// in batches, committing every unit as soon as its last write returned.
+func (r *runner) apply() error {
+	total := 0
+	var quiet []*unit
+	for _, u := range r.units {
+		n := 0
+		for i := range u.ws {
+			if u.ws[i] == wPending {
+				n++
+			}
+		}
+		if n == 0 {
+			quiet = append(quiet, u)
+		}
+		total += n
+	}
+	if err := r.commitAll(quiet); err != nil {
+		return err
+	}
+	done := 0
+	r.progress("apply", 0, total)
+	for i, s := range r.s {
+		batch := s.caps.MaxBatch
+		if batch <= 0 {
+			batch = defaultBatch
+		}
+		var creates, others []*unit
+		for _, u := range r.units {
+			if u.ws[i] != wPending || u.err != nil || u.retry {
+				continue
+			}
+			if u.w[i].Op == connector.OpCreate {
+				creates = append(creates, u)
+			} else {
+				others = append(others, u)
+			}
+		}
+		for _, list := range [][]*unit{creates, others} {
+			for start := 0; start < len(list); start += batch {
+				us := list[start:min(start+batch, len(list))]
+				if err := r.applyBatch(s, us); err != nil {
+					return err
+				}
+				done += len(us)
+				r.progress("apply", done, total)
+			}
+		}
+	}
+	for _, u := range r.units {
+		if !u.retry {
+			continue
+		}
+		if err := r.retryUnit(u); err != nil {
+			return err
+		}
+		if err := r.commitAll([]*unit{u}); err != nil {
+			return err
+		}
+	}
+	var rest []*unit
+	for _, u := range r.units {
+		if !u.committed {
+			rest = append(rest, u)
+		}
+	}
+	return r.commitAll(rest)
+}
+
+// applyBatch writes one batch to side s and commits the units it finished.
+func (r *runner) applyBatch(s *sideState, us []*unit) error {
+	i := s.idx
+	if us[0].w[i].Op == connector.OpCreate {
+		// Intent first: a pending row carrying the key, so a crash after
+		// the remote create cannot cause a duplicate.
+		var rows []*models.Mapping
+		for _, u := range us {
+			m := u.row
+			m.State = models.StatePending
+			m.PendingSide = s.name
+			m.Key = u.rec[u.src].key
+			rows = append(rows, m)
+		}
+		if err := r.store.Write(func(tx *gorm.DB) error { return saveRows(tx, rows) }); err != nil {
+			return err
+		}
+	}
+	writes := make([]connector.Write, len(us))
+	for n, u := range us {
+		writes[n] = *u.w[i]
+	}
+	results, err := s.conn.Apply(r.ctx, writes)
+	if err != nil {
+		return sideErr(s, "write", err)
+	}
+	if len(results) != len(writes) {
+		return sideErr(s, "write", fmt.Errorf("%d results for %d writes", len(results), len(writes)))
+	}
+	var finished []*unit
+	for n, u := range us {
+		r.handleResult(s, u, results[n])
+		if u.finished() {
+			finished = append(finished, u)
+		}
+	}
+	return r.commitAll(finished)
+}
+
+func (u *unit) finished() bool {
+	if u.retry {
+		return false
+	}
+	return u.ws[sa] != wPending && u.ws[sb] != wPending
+}
+
+func (r *runner) handleResult(s *sideState, u *unit, res connector.Result) {
+	i := s.idx
+	w := u.w[i]
+	if res.Err == nil {
+		u.ws[i] = wDone
+		u.ver[i] = res.Record.Version
+		if w.Op == connector.OpCreate {
+			setSideID(u.row, i, res.Record.ID)
+		}
+		return
+	}
+	var exists *connector.AlreadyExistsError
+	switch {
+	case w.Op == connector.OpCreate && errors.As(res.Err, &exists) && exists.ExistingID != "" && !u.retried:
+		u.exists = exists.ExistingID
+		u.retry = true
+	case w.Op == connector.OpUpdate && errors.Is(res.Err, connector.ErrVersionMismatch) && !u.retried:
+		u.retry = true
+	case w.Op == connector.OpDelete && errors.Is(res.Err, connector.ErrNotFound):
+		u.ws[i] = wDone
+		return
+	default:
+		var sides []int
+		switch u.kind {
+		case kindCreate:
+			sides = []int{u.src}
+		case kindDelete:
+			sides = []int{1 - i}
+		default:
+			for j := range u.rec {
+				if u.rec[j] != nil {
+					sides = append(sides, j)
+				}
+			}
+		}
+		u.fail(fmt.Errorf("%s %s on %s: %v", w.Op, orNew(w.ID), s.label, res.Err), sides...)
+	}
+	u.ws[i] = wNone
+	for j := range u.ws {
+		if u.ws[j] == wPending {
+			u.ws[j] = wNone
+		}
+	}
+}
+
+func orNew(id string) string {
+	if id == "" {
+		return "of a new record"
+	}
+	return "of " + id
+}
+
+// retryUnit handles a 412 (read both sides again, merge again, write once
+// more) or an AlreadyExists on create (link to the existing record).
+func (r *runner) retryUnit(u *unit) error {
+	u.retry, u.retried = false, true
+	u.w, u.ws, u.wf, u.ver = [2]*connector.Write{}, [2]int{}, [2][]string{}, [2]string{}
+	if u.exists != "" {
+		t := u.side
+		s := r.s[t]
+		got, err := r.get(s, []string{u.exists})
+		if err != nil {
+			return err
+		}
+		ex := got[u.exists]
+		if ex == nil || ex.err != nil {
+			u.fail(fmt.Errorf("%s says the record already exists as %s, which cannot be read", s.label, u.exists), u.src)
+			return nil
+		}
+		other, err := r.store.MappingsByIDs(r.pair.ID, s.name, []string{u.exists})
+		if err != nil {
+			return err
+		}
+		if m := other[u.exists]; m != nil && m.ID != u.row.ID {
+			u.fail(fmt.Errorf("%s says the record already exists as %s, which is mapped to another record", s.label, u.exists), u.src)
+			return nil
+		}
+		setSideID(u.row, t, ex.id)
+		u.rec[t] = ex
+		u.first = true
+		u.detail = "already existed on " + s.label + ": linked"
+	} else {
+		for i, s := range r.s {
+			id := sideID(u.row, i)
+			got, err := r.get(s, []string{id})
+			if err != nil {
+				return err
+			}
+			rc := got[id]
+			if rc == nil {
+				u.fail(fmt.Errorf("record %s of %s: %w", id, s.label, errVanished), i)
+				return nil
+			}
+			u.rec[i] = rc
+		}
+	}
+	u.kind = ""
+	r.plan(u)
+	if u.kind != kindSync {
+		return nil
+	}
+	for i, s := range r.s {
+		if u.ws[i] != wPending {
+			continue
+		}
+		res, err := s.conn.Apply(r.ctx, []connector.Write{*u.w[i]})
+		if err != nil {
+			return sideErr(s, "write", err)
+		}
+		if len(res) != 1 {
+			return sideErr(s, "write", fmt.Errorf("%d results for 1 write", len(res)))
+		}
+		r.handleResult(s, u, res[0])
+		if u.err != nil {
+			return nil
+		}
+		if u.retry { // a second mismatch: give up on this record for now
+			u.retry = false
+			u.fail(fmt.Errorf("update of %s on %s: %w (changed again while syncing)", sideID(u.row, i), s.label, connector.ErrVersionMismatch), i, 1-i)
+			return nil
+		}
+	}
+	return nil
+}
+
+// saveRows inserts new rows and updates existing ones.
+func saveRows(tx *gorm.DB, rows []*models.Mapping) error {
+	var fresh, old []*models.Mapping
+	for _, m := range rows {
+		if m.ID == 0 {
+			fresh = append(fresh, m)
+		} else {
+			old = append(old, m)
+		}
+	}
+	if err := models.SaveMappings(tx, old); err != nil {
+		return err
+	}
+	return models.SaveMappings(tx, fresh)
+}
+
+// commitAll records the outcome of finished units in transactions of
+// commitChunk units.
+func (r *runner) commitAll(us []*unit) error {
+	for start := 0; start < len(us); start += commitChunk {
+		chunk := us[start:min(start+commitChunk, len(us))]
+		var saves []*models.Mapping
+		var dels []uint
+		var events []models.Event
+		for _, u := range chunk {
+			if u.committed {
+				continue
+			}
+			u.committed = true
+			sv, dl, ev := r.outcome(u, r.run)
+			saves = append(saves, sv...)
+			dels = append(dels, dl...)
+			events = append(events, ev...)
+		}
+		if len(saves) == 0 && len(dels) == 0 && len(events) == 0 {
+			continue
+		}
+		err := r.store.Write(func(tx *gorm.DB) error {
+			if err := models.DeleteMappings(tx, dels); err != nil {
+				return err
+			}
+			if err := saveRows(tx, saves); err != nil {
+				return err
+			}
+			return models.AddEvents(tx, events)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outcome turns a decided (and, unless dry, applied) unit into actions,
+// counts, row changes and events.
+func (r *runner) outcome(u *unit, run *models.Run) (saves []*models.Mapping, dels []uint, events []models.Event) {
+	dry := r.opt.DryRun
+	m := u.row
+	act := func(a Action) {
+		if a.AID == "" && m != nil {
+			a.AID = m.AID
+		}
+		if a.BID == "" && m != nil {
+			a.BID = m.BID
+		}
+		r.res.Actions = append(r.res.Actions, a)
+		if !dry {
+			var runID uint
+			if run != nil {
+				runID = run.ID
+			}
+			e := models.Event{RunID: runID, PairID: r.pair.ID, At: r.now, AID: a.AID, BID: a.BID, Side: a.Side,
+				Action: a.Kind, Fields: strings.Join(a.Fields, ",")}
+			if a.Kind == "error" {
+				e.Error = a.Detail
+			}
+			events = append(events, e)
+		}
+	}
+	dropRow := func(x *models.Mapping) {
+		if x != nil && x.ID != 0 {
+			dels = append(dels, x.ID)
+		}
+	}
+	for _, d := range u.drop {
+		dropRow(d)
+	}
+	written := func(i int) bool { return u.ws[i] == wDone || dry && u.ws[i] == wPending }
+	keepVersions := func() {
+		for i := range u.rec {
+			if written(i) && u.ver[i] != "" {
+				setSideVersion(m, i, u.ver[i])
+			} else if written(i) && dry {
+				continue
+			} else if u.rec[i] != nil {
+				setSideVersion(m, i, u.rec[i].version)
+			}
+		}
+	}
+	ok := func() {
+		m.State = models.StateOK
+		m.LastError = ""
+		m.PendingSide = ""
+		m.SyncedAt = r.now
+		m.Base = u.newBase
+		if k := normKey(u.newBase[r.pair.Key]); k != "" {
+			m.Key = k
+		}
+		saves = append(saves, m)
+	}
+	switch u.kind {
+	case kindSync:
+		if u.first {
+			act(Action{Kind: "link", Detail: u.detail})
+		}
+		for i := range r.s {
+			if written(i) {
+				r.res.Updated++
+				act(Action{Kind: "update", Side: sideNames[i], Fields: u.wf[i], Detail: u.detail})
+			}
+		}
+		keepVersions()
+		ok()
+	case kindCreate:
+		t := u.side
+		if !dry {
+			setSideVersion(m, t, u.ver[t])
+		}
+		setSideVersion(m, u.src, u.rec[u.src].version)
+		r.res.Created++
+		act(Action{Kind: "create", Side: sideNames[t], Fields: u.wf[t], Detail: u.detail})
+		ok()
+	case kindDelete:
+		r.res.Deleted++
+		act(Action{Kind: "delete", Side: sideNames[u.side]})
+		dropRow(m)
+	case kindUnlink:
+		x := u.side
+		act(Action{Kind: "unlink", Detail: "deleted on " + r.s[x].label + "; the record on " + r.s[1-x].label + " is kept"})
+		setSideID(m, x, "")
+		setSideVersion(m, x, "")
+		m.State, m.PendingSide, m.LastError = models.StateOK, "", ""
+		saves = append(saves, m)
+	case kindRemove:
+		if m != nil && m.ID != 0 {
+			act(Action{Kind: "unlink", Detail: u.detail})
+			dropRow(m)
+		}
+	case kindConflict:
+		r.res.Conflicts++
+		act(Action{Kind: "conflict", Fields: u.conflicts, Detail: u.detail})
+		keepVersions()
+		if u.first && m.Base == nil {
+			m.Base = map[string]string{}
+		}
+		m.State, m.LastError, m.PendingSide = models.StateConflict, u.detail, ""
+		saves = append(saves, m)
+	case kindError:
+		r.res.Errors++
+		held := false
+		for i, h := range u.errSides {
+			if h {
+				r.s[i].held = true
+				held = true
+			}
+		}
+		if !held {
+			for i := range u.rec {
+				if u.rec[i] != nil {
+					r.s[i].held = true
+				}
+			}
+		}
+		msg := u.err.Error()
+		act(Action{Kind: "error", Detail: msg})
+		if m != nil {
+			m.State, m.LastError, m.PendingSide = models.StateError, msg, ""
+			saves = append(saves, m)
+		}
+	case kindConfirm:
+		x := u.side
+		act(Action{Kind: "confirm-delete", Side: sideNames[1-x], Detail: "deleted on " + r.s[x].label + "; waiting for a person to allow the delete on " + r.s[1-x].label})
+		m.State, m.PendingSide, m.LastError = models.StateDeletePending, sideNames[x], ""
+		saves = append(saves, m)
+	case kindTouch:
+		keepVersions()
+		saves = append(saves, m)
+	}
+	if dry {
+		return nil, nil, nil
+	}
+	return saves, dels, events
+}

@@ -1,0 +1,525 @@
+package engine
+
+// How a run decides (one pair, one run; all comparisons on canonical values):
+//
+//	fetch   each side's changes since its cursor (or a Full listing: then only
+//	        ids whose version differs from the stored one, or that are
+//	        unmapped, are read, and mapped ids missing from it are deletions).
+//	pending rows (a create whose outcome a crash lost) are resolved first:
+//	        the record is looked up on the target by key (KeyFinder, else this
+//	        run's listing): found -> link, not found -> create again reusing
+//	        the row, so no duplicate.
+//
+//	record state (X = one side, Y = the other)          -> action
+//	mapped, X changed, Y not (Y's values = base)         -> write X's changed fields to Y
+//	mapped, both changed, different fields               -> merge, write each side what it lacks
+//	mapped, both changed, same field, equal values       -> nothing for that field
+//	mapped, both changed, same field, different values   -> conflict policy:
+//	        newest (Record.Modified; a tie or an unknown time -> A wins),
+//	        a-wins, b-wins, manual (nothing written, row "conflict")
+//	mapped, new version but values equal the base        -> nothing written (echo of our write)
+//	unmapped, other side has an unmapped record, same key-> link (first contact: merge with an
+//	        empty base: a field set on one side only is taken, different values are conflicts)
+//	unmapped, key matches an unlinked row of the other side -> link again
+//	unmapped, two records with one key on one side       -> first id links/creates, the others
+//	        are per-record errors "duplicate key"
+//	unmapped, no match (or empty key: logged)            -> create on the other side
+//	deleted on X, Y changed in this run                  -> edit beats delete: re-create on X
+//	deleted on X, Y unchanged                            -> delete policy: propagate (delete on Y,
+//	        conditional), ignore (unlink), confirm (row "delete-pending": AllowDelete/KeepRecord)
+//	deleted on both                                      -> drop the row
+//	malformed record or a field that does not convert    -> per-record error; never written or
+//	        deleted; the rest of the run goes on
+//
+// Field directions: an "a-to-b" field only flows from A to B (a change of it
+// on B is neither written to A nor overwritten until A changes it), "b-to-a"
+// the other way; the base of a one-way field follows its source side.
+//
+// Unlink (delete policy ignore, KeepRecord) keeps a one-sided row holding
+// the surviving record's id with state ok: it remembers "do not re-create
+// this record", which a dropped row could not (a Full listing would show the
+// survivor as unmapped and create it again). Deleting that row in the grid
+// lets the record sync again; a new record with its key on the other side
+// links to it.
+//
+// Brakes are checked on the whole plan before any write: a side listed
+// empty while it has mapped records, or deletes on a side above
+// Pair.BrakeShare (default 0.25) of its mapped records, refuse the run
+// (*BrakeError) unless Options.ForceDelete. A refused run writes nothing and
+// keeps the cursors.
+//
+// Crash safety: creates are preceded by a committed pending row (source id,
+// key, PendingSide) per batch; rows are completed after each Apply batch.
+// Updates commit new versions and base after the batch that finished the
+// record. Cursors are saved last. An incremental side with a per-record
+// error keeps its old cursor, so the failed record is seen (and retried)
+// next run; records synced meanwhile are then skipped by version.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tandem/models"
+	"tandem/sync/connector"
+	"tandem/sync/transform"
+)
+
+const (
+	sa = 0
+	sb = 1
+)
+
+var sideNames = [2]string{models.SideA, models.SideB}
+
+const (
+	getBatch     = 500
+	defaultBatch = 200
+	commitChunk  = 500
+)
+
+var pairLocks sync.Map // pair id -> *sync.Mutex
+
+func lockPair(id uint) func() {
+	v, _ := pairLocks.LoadOrStore(id, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// rec is a record of this run in canonical form.
+type rec struct {
+	id       string
+	version  string
+	modified time.Time
+	vals     map[string]string
+	key      string
+	err      error           // malformed or not convertible: a per-record error
+	row      *models.Mapping // one-sided row it came with (error/unlinked), if any
+}
+
+type sideState struct {
+	idx       int
+	name      string
+	label     string
+	conn      connector.Connector
+	caps      connector.Capabilities
+	toC       map[string]transform.Converter
+	fromC     map[string]transform.Converter
+	native    map[string]string
+	cursor    string
+	ch        connector.Changes
+	versions  map[string]string // Full listing: stored versions
+	recs      map[string]*rec   // records that need a decision
+	deleted   []string
+	unmapped  []*rec
+	held      bool // a per-record error: keep the cursor (incremental side)
+	mappedCnt int
+}
+
+type runner struct {
+	ctx    context.Context
+	store  *models.Store
+	pair   *models.Pair
+	opt    Options
+	now    time.Time
+	s      [2]*sideState
+	run    *models.Run
+	res    Result
+	rows   map[uint]*models.Mapping
+	units  []*unit
+	byRow  map[uint]*unit
+	policy string
+}
+
+func (o Options) clock() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (r *runner) progress(phase string, done, total int) {
+	if r.opt.Progress != nil {
+		r.opt.Progress(Progress{Phase: phase, Done: done, Total: total})
+	}
+}
+
+func newSide(p *models.Pair, idx int, c connector.Connector) (*sideState, error) {
+	s := &sideState{idx: idx, name: sideNames[idx], conn: c, caps: c.Capabilities(),
+		toC: map[string]transform.Converter{}, fromC: map[string]transform.Converter{}, native: map[string]string{},
+		recs: map[string]*rec{}}
+	s.label, s.cursor = p.A.Name, p.CursorA
+	if idx == sb {
+		s.label, s.cursor = p.B.Name, p.CursorB
+	}
+	if s.label == "" {
+		s.label = "side " + strings.ToUpper(s.name)
+	}
+	for _, f := range p.Fields {
+		conv, err := transform.For(f, s.name)
+		if err != nil {
+			return nil, err
+		}
+		s.toC[f.Name], s.fromC[f.Name] = conv, conv
+		s.native[f.Name] = f.A
+		if idx == sb {
+			s.native[f.Name] = f.B
+		}
+	}
+	return s, nil
+}
+
+func newRunner(ctx context.Context, store *models.Store, pair *models.Pair, a, b connector.Connector, opt Options) (*runner, error) {
+	if err := ValidatePair(pair); err != nil {
+		return nil, err
+	}
+	r := &runner{ctx: ctx, store: store, pair: pair, opt: opt, now: opt.clock(),
+		rows: map[uint]*models.Mapping{}, byRow: map[uint]*unit{}, policy: pair.Conflict}
+	if r.policy == "" {
+		r.policy = models.ConflictNewest
+	}
+	for i, c := range []connector.Connector{a, b} {
+		s, err := newSide(pair, i, c)
+		if err != nil {
+			return nil, err
+		}
+		r.s[i] = s
+	}
+	return r, nil
+}
+
+// Run syncs one pair once. a and b are the pair's two open connectors.
+// A non-nil error means the run was refused or stopped (a brake ->
+// *BrakeError; auth or unreachable -> wrapped connector.ErrAuth or
+// connector.ErrUnreachable; a bad config). Result.Errors > 0 with a nil
+// error: some records failed and the rest synced.
+func Run(ctx context.Context, store *models.Store, pair *models.Pair, a, b connector.Connector, opt Options) (Result, error) {
+	unlock := lockPair(pair.ID)
+	defer unlock()
+	trigger := opt.Trigger
+	if trigger == "" {
+		trigger = "manual"
+	}
+	run := &models.Run{PairID: pair.ID, Started: opt.clock(), Trigger: trigger, DryRun: opt.DryRun}
+	if err := store.StartRun(run); err != nil {
+		return Result{}, fmt.Errorf("record the run: %w", err)
+	}
+	r, err := newRunner(ctx, store, pair, a, b, opt)
+	if err == nil {
+		r.run = run
+		err = r.do()
+	}
+	var res Result
+	if r != nil {
+		res = r.res
+	}
+	res.RunID = run.ID
+	run.Ended = opt.clock()
+	run.Created, run.Updated, run.Deleted, run.Conflicts, run.Errors = res.Created, res.Updated, res.Deleted, res.Conflicts, res.Errors
+	if err != nil {
+		run.Error = err.Error()
+	}
+	if ferr := store.FinishRun(run); ferr != nil && err == nil {
+		err = fmt.Errorf("record the run: %w", ferr)
+	}
+	r.progressDone(err)
+	return res, err
+}
+
+func (r *runner) progressDone(err error) {
+	if r != nil && err == nil {
+		r.progress("done", 1, 1)
+	}
+}
+
+func (r *runner) do() error {
+	r.progress("fetch", 0, 2)
+	for i := range r.s {
+		if err := r.fetch(r.s[i]); err != nil {
+			return err
+		}
+		r.progress("fetch", i+1, 2)
+	}
+	if err := r.emptyBrake(); err != nil {
+		return err
+	}
+	if err := r.classify(); err != nil {
+		return err
+	}
+	if err := r.planAll(); err != nil {
+		return err
+	}
+	if err := r.shareBrake(); err != nil {
+		return err
+	}
+	if r.opt.DryRun {
+		for _, u := range r.units {
+			r.outcome(u, nil)
+		}
+		return nil
+	}
+	if err := r.apply(); err != nil {
+		return err
+	}
+	return r.saveCursors()
+}
+
+func sideErr(s *sideState, what string, err error) error {
+	return fmt.Errorf("%s (%s): %s: %w", s.label, strings.ToUpper(s.name), what, err)
+}
+
+// fetch lists a side's changes and reads the records that need a decision.
+func (r *runner) fetch(s *sideState) error {
+	ch, err := s.conn.Changes(r.ctx, s.cursor)
+	if err != nil {
+		return sideErr(s, "list changes", err)
+	}
+	s.ch = ch
+	pid := r.pair.ID
+	var need []connector.Item // items whose content is needed
+	if ch.Full {
+		s.versions, err = r.store.SideVersions(pid, s.name)
+		if err != nil {
+			return err
+		}
+		s.mappedCnt = len(s.versions)
+		seen := make(map[string]bool, len(ch.Items))
+		for _, it := range ch.Items {
+			if it.Deleted {
+				continue
+			}
+			seen[it.ID] = true
+			if v, ok := s.versions[it.ID]; !ok || v != it.Version || it.Version == "" {
+				need = append(need, it)
+			}
+		}
+		for id := range s.versions {
+			if !seen[id] {
+				s.deleted = append(s.deleted, id)
+			}
+		}
+		sort.Strings(s.deleted)
+	} else {
+		s.mappedCnt = -1
+		var ids []string
+		for _, it := range ch.Items {
+			if it.Deleted {
+				s.deleted = append(s.deleted, it.ID)
+			} else {
+				ids = append(ids, it.ID)
+			}
+		}
+		known, err := r.store.MappingsByIDs(pid, s.name, ids)
+		if err != nil {
+			return err
+		}
+		for _, it := range ch.Items {
+			if it.Deleted {
+				continue
+			}
+			if m := known[it.ID]; m != nil && it.Version != "" && sideVersion(m, s.idx) == it.Version {
+				continue // our own write, or nothing new
+			}
+			need = append(need, it)
+		}
+	}
+	var toGet []string
+	for _, it := range need {
+		if it.Record != nil {
+			s.recs[it.ID] = r.convert(s, *it.Record)
+		} else {
+			toGet = append(toGet, it.ID)
+		}
+	}
+	got, err := r.get(s, toGet)
+	if err != nil {
+		return err
+	}
+	for _, id := range toGet {
+		if rc := got[id]; rc != nil {
+			s.recs[id] = rc
+		} else {
+			// Listed but gone before we could read it: decide next run.
+			s.held = true
+		}
+	}
+	return nil
+}
+
+// get reads records by id in batches and converts them.
+func (r *runner) get(s *sideState, ids []string) (map[string]*rec, error) {
+	out := make(map[string]*rec, len(ids))
+	for start := 0; start < len(ids); start += getBatch {
+		end := min(start+getBatch, len(ids))
+		recs, err := s.conn.Get(r.ctx, ids[start:end])
+		if err != nil {
+			return nil, sideErr(s, "read records", err)
+		}
+		for _, cr := range recs {
+			out[cr.ID] = r.convert(s, cr)
+		}
+	}
+	return out, nil
+}
+
+// convert turns a native record into canonical values.
+func (r *runner) convert(s *sideState, cr connector.Record) *rec {
+	rc := &rec{id: cr.ID, version: cr.Version, modified: cr.Modified}
+	if cr.Err != nil {
+		rc.err = fmt.Errorf("record %s of %s could not be read: %v", cr.ID, s.label, cr.Err)
+		return rc
+	}
+	rc.vals = make(map[string]string, len(r.pair.Fields))
+	for _, f := range r.pair.Fields {
+		v, err := s.toC[f.Name].ToCanonical(cr.Fields[s.native[f.Name]])
+		if err != nil {
+			rc.err = fmt.Errorf("record %s of %s, field %q (%s): %v", cr.ID, s.label, f.Name, s.native[f.Name], err)
+			return rc
+		}
+		rc.vals[f.Name] = v
+	}
+	rc.key = normKey(rc.vals[r.pair.Key])
+	return rc
+}
+
+func normKey(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
+
+func sideID(m *models.Mapping, i int) string {
+	if i == sb {
+		return m.BID
+	}
+	return m.AID
+}
+
+func setSideID(m *models.Mapping, i int, id string) {
+	if i == sb {
+		m.BID = id
+	} else {
+		m.AID = id
+	}
+}
+
+func sideVersion(m *models.Mapping, i int) string {
+	if i == sb {
+		return m.BVersion
+	}
+	return m.AVersion
+}
+
+func setSideVersion(m *models.Mapping, i int, v string) {
+	if i == sb {
+		m.BVersion = v
+	} else {
+		m.AVersion = v
+	}
+}
+
+func sideIndex(name string) int {
+	if name == models.SideB {
+		return sb
+	}
+	return sa
+}
+
+// emptyBrake refuses a run where a side listed nothing while it has mapped records.
+func (r *runner) emptyBrake() error {
+	if r.opt.ForceDelete {
+		return nil
+	}
+	for _, s := range r.s {
+		if s.ch.Full && len(s.ch.Items) == 0 && len(s.versions) > 0 {
+			ids := make([]string, 0, len(s.versions))
+			for id := range s.versions {
+				ids = append(ids, id)
+			}
+			sort.Strings(ids)
+			return &BrakeError{
+				Reason: fmt.Sprintf("%s came back empty while %s records are mapped; nothing was deleted. Run with --force-delete (or allow it in the app) if that is intended.",
+					s.label, thousands(len(s.versions))),
+				Side: r.s[1-s.idx].name, WouldDelete: nil,
+			}
+		}
+	}
+	return nil
+}
+
+// shareBrake refuses a plan that deletes too large a share of a side.
+func (r *runner) shareBrake() error {
+	if r.opt.ForceDelete {
+		return nil
+	}
+	share := r.pair.BrakeShare
+	if share <= 0 {
+		share = 0.25
+	}
+	for _, s := range r.s {
+		var ids []string
+		for _, u := range r.units {
+			if u.kind == kindDelete && u.side == s.idx {
+				ids = append(ids, sideID(u.row, s.idx))
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		total := s.mappedCnt
+		if total < 0 {
+			n, err := r.store.CountSide(r.pair.ID, s.name)
+			if err != nil {
+				return err
+			}
+			total = n
+		}
+		if float64(len(ids)) > share*float64(total) {
+			sort.Strings(ids)
+			return &BrakeError{
+				Reason: fmt.Sprintf("The run would delete %s of %s records in %s (more than %s%%); nothing was deleted. Run with --force-delete (or allow it in the app) if that is intended.",
+					thousands(len(ids)), thousands(total), s.label, strconv.FormatFloat(share*100, 'f', -1, 64)),
+				Side: s.name, WouldDelete: ids,
+			}
+		}
+	}
+	return nil
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// saveCursors advances the cursors once everything else is committed.
+func (r *runner) saveCursors() error {
+	cur := [2]string{r.pair.CursorA, r.pair.CursorB}
+	for i, s := range r.s {
+		if s.held && s.caps.Incremental {
+			continue
+		}
+		cur[i] = s.ch.Cursor
+	}
+	if err := r.store.SaveCursors(r.pair.ID, cur[0], cur[1]); err != nil {
+		return err
+	}
+	r.pair.CursorA, r.pair.CursorB = cur[0], cur[1]
+	return nil
+}
+
+// isStop tells whether an error stops the whole run.
+func isStop(err error) bool {
+	return errors.Is(err, connector.ErrAuth) || errors.Is(err, connector.ErrUnreachable) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func timeNow() time.Time { return time.Now() }
