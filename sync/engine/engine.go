@@ -440,8 +440,8 @@ func (r *runner) emptyBrake() error {
 			}
 			sort.Strings(ids)
 			return &BrakeError{
-				Reason: fmt.Sprintf("%s came back empty while %s records are mapped; nothing was deleted. Run with --force-delete (or allow it in the app) if that is intended.",
-					s.label, thousands(len(s.versions))),
+				Reason: fmt.Sprintf("%s came back empty while %s mapped; nothing was deleted. Run with --force-delete (or allow it in the app) if that is intended.",
+					s.label, records(len(s.versions))),
 				Side: r.s[1-s.idx].name, WouldDelete: nil,
 			}
 		}
@@ -486,6 +486,13 @@ func (r *runner) shareBrake() error {
 		}
 	}
 	return nil
+}
+
+func records(n int) string {
+	if n == 1 {
+		return "1 record is"
+	}
+	return thousands(n) + " records are"
 }
 
 func thousands(n int) string {
