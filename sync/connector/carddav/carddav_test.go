@@ -462,25 +462,17 @@ func TestFindByField(t *testing.T) {
 func TestBatchedReads(t *testing.T) {
 	s := radicaletest.StartServer(t)
 	c, h := openTest(t, s.AddressBook, s.User, s.Pass)
-	var writes []connector.Write
-	for i := 0; i < 2*BatchSize+5; i++ {
-		writes = append(writes, connector.Write{Op: connector.OpCreate,
-			Fields: map[string]string{"FN": fmt.Sprintf("Person %03d", i), "EMAIL": fmt.Sprintf("p%03d@example.org", i)}})
-	}
-	res, err := c.Apply(ctx(t), writes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]string{}
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-		want[r.Record.ID] = fmt.Sprintf("p%03d@example.org", i)
+	cards := map[string]string{}
+	for i := 0; i < BatchSize+5; i++ {
+		id := fmt.Sprintf("p%03d.vcf", i)
+		want[id] = fmt.Sprintf("p%03d@example.org", i)
+		cards[id] = card(fmt.Sprintf("u%03d", i), fmt.Sprintf("Person %03d", i), want[id])
 	}
+	s.Seed(t, cards)
 	h.reset()
 	ch, err := c.Changes(ctx(t), "")
-	if err != nil || len(ch.Items) != len(writes) {
+	if err != nil || len(ch.Items) != len(cards) {
 		t.Fatalf("listing %d items, %v", len(ch.Items), err)
 	}
 	ids := make([]string, 0, len(ch.Items))
@@ -497,10 +489,10 @@ func TestBatchedReads(t *testing.T) {
 			t.Errorf("%s: EMAIL %q want %q", r.ID, r.Fields["EMAIL"], want[r.ID])
 		}
 	}
-	if n := h.n("REPORT multiget"); n != 3 {
-		t.Errorf("%d multigets for %d cards, want 3", n, len(ids))
+	if n := h.n("REPORT multiget"); n != 2 {
+		t.Errorf("%d multigets for %d cards, want 2", n, len(ids))
 	}
-	if total := h.n("REPORT multiget") + h.n("REPORT sync") + h.n("PROPFIND") + h.n("GET"); total > 5 {
+	if total := h.n("REPORT multiget") + h.n("REPORT sync") + h.n("PROPFIND") + h.n("GET"); total > 4 {
 		t.Errorf("too many requests: %v", h.count)
 	}
 }
@@ -541,5 +533,35 @@ func TestMalformedCardIsPerRecord(t *testing.T) {
 	}
 	if !errors.Is(recs[1].Err, connector.ErrInvalidRecord) || recs[1].ID != "bad.vcf" || recs[1].Version != `"2"` {
 		t.Errorf("bad = %+v", recs[1])
+	}
+}
+
+// A server that answers a PUT without an ETag: the version is asked for.
+func TestPutWithoutETagFetchesVersion(t *testing.T) {
+	s := radicaletest.StartServer(t)
+	c, h := openTest(t, s.AddressBook, s.User, s.Pass)
+	plain := newHTTPClient()
+	h.before = func(req *http.Request, _ []byte) *http.Response {
+		if req.Method != http.MethodPut {
+			return nil
+		}
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		resp.Header.Del("ETag")
+		return resp
+	}
+	res, err := c.Apply(ctx(t), []connector.Write{{Op: connector.OpCreate, Fields: map[string]string{"FN": "No Tag", "EMAIL": "nt@example.org"}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	_, etag := getRaw(t, s, res[0].Record.ID)
+	if etag == "" || res[0].Record.Version != etag {
+		t.Errorf("version %q, server etag %q", res[0].Record.Version, etag)
+	}
+	if h.n("PROPFIND") < 2 { // discovery + the etag lookup
+		t.Errorf("no etag lookup: %v", h.count)
 	}
 }
