@@ -164,22 +164,17 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 	return connector.Changes{Items: items, Full: true, Cursor: ""}, nil
 }
 
-// workers is the size of the pools reading and writing files.
-func workers(n int) int {
-	w := 2 * runtime.GOMAXPROCS(0)
-	if w > 8 {
-		w = 8
-	}
-	if w > n {
-		w = n
-	}
-	return w
-}
+// Pool sizes. Reads are bound by the CPU (files are usually cached); writes
+// mostly wait for fsync, and concurrent fsyncs share journal commits.
+var (
+	readWorkers  = min(2*runtime.GOMAXPROCS(0), 8)
+	writeWorkers = 16
+)
 
-// forEach runs fn(i) for i in [0,n) on a small pool, stopping early when
-// ctx is done.
-func forEach(ctx context.Context, n int, fn func(i int)) error {
-	w := workers(n)
+// forEach runs fn(i) for i in [0,n) on a pool of at most w goroutines,
+// stopping early when ctx is done.
+func forEach(ctx context.Context, n, w int, fn func(i int)) error {
+	w = min(w, n)
 	if w <= 1 {
 		for i := 0; i < n; i++ {
 			if err := ctx.Err(); err != nil {
@@ -221,7 +216,7 @@ func (d *Dir) Get(ctx context.Context, ids []string) ([]connector.Record, error)
 func (d *Dir) get(ctx context.Context, ids []string, fields []string) ([]connector.Record, error) {
 	recs := make([]connector.Record, len(ids))
 	found := make([]bool, len(ids))
-	err := forEach(ctx, len(ids), func(i int) {
+	err := forEach(ctx, len(ids), readWorkers, func(i int) {
 		cf, rec, err := d.read(ids[i])
 		if errors.Is(err, connector.ErrNotFound) {
 			return
@@ -280,17 +275,33 @@ func (d *Dir) readRaw(id string) (*cardFile, connector.Record, []byte, fs.FileMo
 	if !fi.Mode().IsRegular() {
 		return nil, rec, nil, 0, fmt.Errorf("%w: %s is not a regular file", connector.ErrInvalidRecord, id)
 	}
-	data := make([]byte, 0, fi.Size()+1)
-	buf := bytes.NewBuffer(data)
-	if _, err := io.Copy(buf, f); err != nil {
+	data, err := readAll(f, fi.Size())
+	if err != nil {
 		return nil, rec, nil, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
 	}
-	data = buf.Bytes()
 	cf, err := parseCard(data)
 	if err != nil {
 		return nil, rec, data, fi.Mode().Perm(), fmt.Errorf("%w: %s is not a valid vCard: %v", connector.ErrInvalidRecord, id, err)
 	}
 	return cf, rec, data, fi.Mode().Perm(), nil
+}
+
+// readAll reads a file of the given size, in one read call when the size
+// is right (a short read of a regular file is its end).
+func readAll(f *os.File, size int64) ([]byte, error) {
+	buf := make([]byte, size+1)
+	n, err := f.Read(buf)
+	if err == io.EOF {
+		return buf[:0], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n < len(buf) {
+		return buf[:n], nil
+	}
+	rest, err := io.ReadAll(f) // the file grew since the stat
+	return append(buf[:n], rest...), err
 }
 
 // Apply performs the writes, several files at a time; results keep the
@@ -300,7 +311,7 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 		return nil, fmt.Errorf("%w: %v", connector.ErrUnreachable, err)
 	}
 	results := make([]connector.Result, len(writes))
-	err := forEach(ctx, len(writes), func(i int) {
+	err := forEach(ctx, len(writes), writeWorkers, func(i int) {
 		w := writes[i]
 		var res connector.Result
 		switch w.Op {

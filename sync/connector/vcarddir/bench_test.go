@@ -1,0 +1,105 @@
+package vcarddir
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tandem/sync/connector"
+)
+
+// genCards writes n cards like /work/shared/bench/gen-vcards.py (vCard 3.0, CRLF).
+func genCards(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	rnd := rand.New(rand.NewSource(1))
+	for i := 0; i < n; i++ {
+		uid := fmt.Sprintf("contact-%07d", i)
+		lines := []string{"BEGIN:VCARD", "VERSION:3.0", "UID:" + uid,
+			fmt.Sprintf("FN:Person %d", i), fmt.Sprintf("N:%d;Person;;;", i),
+			fmt.Sprintf("EMAIL;TYPE=INTERNET:person%d@example.com", i),
+			fmt.Sprintf("TEL;TYPE=CELL:+1555%d", 1000000+rnd.Intn(9000000)),
+			fmt.Sprintf("BDAY:19%d-0%d-1%d", 50+rnd.Intn(50), 1+rnd.Intn(9), rnd.Intn(10)),
+			fmt.Sprintf("NOTE:only in this book %d", i), "END:VCARD"}
+		if err := os.WriteFile(filepath.Join(dir, uid+".vcf"), []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+var benchFields = []string{"UID", "FN", "N", "EMAIL", "TEL", "BDAY", "NOTE"}
+
+// BenchmarkChangesGet10k: a full listing plus reading every card of a
+// folder of 10,000 (what a first sync reads on one side).
+func BenchmarkChangesGet10k(b *testing.B) {
+	d, p := newDir(b, benchFields...)
+	genCards(b, p, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		ch, err := d.Changes(ctx, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, len(ch.Items))
+		for i, it := range ch.Items {
+			ids[i] = it.ID
+		}
+		recs, err := d.Get(ctx, ids)
+		if err != nil || len(recs) != 10000 || recs[9999].Fields["EMAIL"] == "" {
+			b.Fatalf("%d records, %v", len(recs), err)
+		}
+	}
+}
+
+// BenchmarkChanges10k: the listing alone (a sync where nothing changed).
+func BenchmarkChanges10k(b *testing.B) {
+	d, p := newDir(b, benchFields...)
+	genCards(b, p, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		ch, err := d.Changes(ctx, "")
+		if err != nil || len(ch.Items) != 10000 {
+			b.Fatalf("%d items, %v", len(ch.Items), err)
+		}
+	}
+}
+
+// BenchmarkCreate1k: creating 1,000 cards in one Apply.
+func BenchmarkCreate1k(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		d, _ := newDir(b, benchFields...)
+		writes := make([]connector.Write, 1000)
+		for i := range writes {
+			writes[i] = connector.Write{Op: connector.OpCreate, Fields: map[string]string{
+				"UID": fmt.Sprintf("c-%d", i), "FN": fmt.Sprintf("Person %d", i), "EMAIL": fmt.Sprintf("p%d@example.com", i)}}
+		}
+		b.StartTimer()
+		res, err := d.Apply(ctx, writes)
+		if err != nil || res[999].Err != nil {
+			b.Fatal(err, res[999].Err)
+		}
+	}
+}
+
+// BenchmarkUpdate100of10k: the 1% changed case, 100 updates.
+func BenchmarkUpdate100of10k(b *testing.B) {
+	d, p := newDir(b, benchFields...)
+	genCards(b, p, 10000)
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		writes := make([]connector.Write, 100)
+		for i := range writes {
+			writes[i] = connector.Write{Op: connector.OpUpdate, ID: fmt.Sprintf("contact-%07d.vcf", i*100),
+				Fields: map[string]string{"FN": fmt.Sprintf("Changed %d %d", i, n)}}
+		}
+		n++
+		res, err := d.Apply(ctx, writes)
+		if err != nil || res[99].Err != nil {
+			b.Fatal(err, res[99].Err)
+		}
+	}
+}
