@@ -34,10 +34,12 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-webdav/carddav"
 
 	"tandem/sync/connector"
+	"tandem/sync/connector/httpx"
 )
 
 // Kind is the connector kind's name.
@@ -82,7 +84,15 @@ type conn struct {
 
 // Open opens a connection; nothing is sent before the first call.
 func Open(cfg connector.Config) (connector.Connector, error) {
-	return open(cfg, newHTTPClient())
+	hc := newHTTPClient()
+	hc.Timeout = 0 // httpx bounds each attempt
+	return open(cfg, httpx.New(httpx.Options{
+		HTTPClient:  hc,
+		Timeout:     2 * time.Minute,
+		MaxRetries:  2,
+		BaseBackoff: 300 * time.Millisecond,
+		MaxBackoff:  3 * time.Second,
+	}))
 }
 
 func open(cfg connector.Config, d doer) (*conn, error) {
@@ -114,7 +124,7 @@ func (c *conn) Capabilities() connector.Capabilities {
 }
 
 func (c *conn) Close() error {
-	if hc, ok := c.http.(*http.Client); ok {
+	if hc, ok := c.http.(interface{ CloseIdleConnections() }); ok {
 		hc.CloseIdleConnections()
 	}
 	return nil

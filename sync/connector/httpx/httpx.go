@@ -136,7 +136,8 @@ func MarkRetryable(req *http.Request) *http.Request {
 
 func retryable(req *http.Request) bool {
 	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace,
+		"PROPFIND", "REPORT": // WebDAV reads: safe to repeat
 		return true
 	}
 	v, _ := req.Context().Value(retryKey{}).(bool)
@@ -481,3 +482,6 @@ func (l *Limiter) stamp(id int64, now time.Time) {
 		l.times[id] = now
 	}
 }
+
+// CloseIdleConnections closes the underlying client's idle connections.
+func (c *Client) CloseIdleConnections() { c.o.HTTPClient.CloseIdleConnections() }

@@ -219,6 +219,14 @@ func (c *Conn) IDs() []string {
 	return ids
 }
 
+// Cursor returns the cursor Changes would return now (for seeding tests
+// that start from an already synced state).
+func (c *Conn) Cursor() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strconv.Itoa(len(c.log))
+}
+
 // Len counts the records.
 func (c *Conn) Len() int {
 	c.mu.Lock()
