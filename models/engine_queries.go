@@ -1,5 +1,10 @@
 package models
 
+// Queries the sync engine needs on its hot path. Each one is written so
+// SQLite walks a narrow index (checked with EXPLAIN QUERY PLAN in
+// engine_queries_test.go): a run's cost must follow the records that
+// changed, not the number of mappings.
+
 // CountSide counts the pair's mappings that carry a record id on one side
 // (the brake's "mapped count" for an incremental side). It walks the
 // partial unique index of that side.
@@ -8,4 +13,36 @@ func (s *Store) CountSide(pairID uint, side string) (int, error) {
 	col := idColumn(side)
 	err := s.DB.Model(&Mapping{}).Where("pair_id = ? AND "+col+" <> ''", pairID).Count(&n).Error
 	return int(n), err
+}
+
+// SideMappings returns the pair's mappings whose side id is in ids, keyed
+// by that id. Unlike MappingsByIDs it repeats the partial index's condition
+// (id <> ''), without which SQLite cannot use the (pair_id, side id) index
+// and scans every row of the pair.
+func (s *Store) SideMappings(pairID uint, side string, ids []string) (map[string]*Mapping, error) {
+	out := make(map[string]*Mapping, len(ids))
+	col := idColumn(side)
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		var ms []*Mapping
+		if err := s.DB.Where("pair_id = ? AND "+col+" <> '' AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if side == SideB {
+				out[m.BID] = m
+			} else {
+				out[m.AID] = m
+			}
+		}
+	}
+	return out, nil
+}
+
+// PendingMappings lists the pair's rows in a rare state (pending,
+// delete-pending) through the state index: "+pair_id" keeps SQLite from
+// preferring the pair index, which would visit every row of the pair.
+func (s *Store) PendingMappings(pairID uint, state string) ([]*Mapping, error) {
+	var ms []*Mapping
+	return ms, s.DB.Where("state = ? AND +pair_id = ?", state, pairID).Order("id").Find(&ms).Error
 }

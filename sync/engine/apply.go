@@ -196,7 +196,7 @@ func (r *runner) retryUnit(u *unit) error {
 			u.fail(fmt.Errorf("%s says the record already exists as %s, which cannot be read", s.label, u.exists), u.src)
 			return nil
 		}
-		other, err := r.store.MappingsByIDs(r.pair.ID, s.name, []string{u.exists})
+		other, err := r.store.SideMappings(r.pair.ID, s.name, []string{u.exists})
 		if err != nil {
 			return err
 		}

@@ -315,7 +315,7 @@ func (r *runner) fetch(s *sideState) error {
 				ids = append(ids, it.ID)
 			}
 		}
-		known, err := r.store.MappingsByIDs(pid, s.name, ids)
+		known, err := r.store.SideMappings(pid, s.name, ids)
 		if err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func (r *runner) classify() error {
 			ids = append(ids, id)
 		}
 		ids = append(ids, s.deleted...)
-		rows, err := r.store.MappingsByIDs(pid, s.name, ids)
+		rows, err := r.store.SideMappings(pid, s.name, ids)
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (rc *rec) hasErr() bool { return rc.err != nil }
 // resolvePending settles rows left pending by a crash: the record being
 // created is looked for on its side by key; found -> link, else create again.
 func (r *runner) resolvePending(pendingSrc map[uint]*rec) error {
-	pend, err := r.store.MappingsInState(r.pair.ID, models.StatePending)
+	pend, err := r.store.PendingMappings(r.pair.ID, models.StatePending)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (r *runner) findByKey(s *sideState, key string, self *models.Mapping) (*rec
 	for _, cr := range recs {
 		ids = append(ids, cr.ID)
 	}
-	mapped, err := r.store.MappingsByIDs(r.pair.ID, s.name, ids)
+	mapped, err := r.store.SideMappings(r.pair.ID, s.name, ids)
 	if err != nil {
 		return nil, err
 	}
