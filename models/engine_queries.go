@@ -46,3 +46,14 @@ func (s *Store) PendingMappings(pairID uint, state string) ([]*Mapping, error) {
 	var ms []*Mapping
 	return ms, s.DB.Where("state = ? AND +pair_id = ?", state, pairID).Order("id").Find(&ms).Error
 }
+
+// Cursors reads a pair's stored change cursors (a run reloads them after
+// taking the pair's lock, in case another run advanced them).
+func (s *Store) Cursors(pairID uint) (a, b string, err error) {
+	var p Pair
+	err = s.DB.Select("id", "cursor_a", "cursor_b").First(&p, pairID).Error
+	if err != nil {
+		return "", "", notFound(err, "pair %d", pairID)
+	}
+	return p.CursorA, p.CursorB, nil
+}

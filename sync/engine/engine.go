@@ -43,7 +43,8 @@ package engine
 // links to it.
 //
 // Brakes are checked on the whole plan before any write: a side listed
-// empty while it has mapped records, or deletes on a side above
+// empty while it has mapped records (whatever the delete policy: an empty
+// listing usually means a wrong folder or account), or deletes on a side above
 // Pair.BrakeShare (default 0.25) of its mapped records, refuse the run
 // (*BrakeError) unless Options.ForceDelete. A refused run writes nothing and
 // keeps the cursors.
@@ -202,6 +203,10 @@ func newRunner(ctx context.Context, store *models.Store, pair *models.Pair, a, b
 func Run(ctx context.Context, store *models.Store, pair *models.Pair, a, b connector.Connector, opt Options) (Result, error) {
 	unlock := lockPair(pair.ID)
 	defer unlock()
+	// Another run of this pair may have advanced the cursors meanwhile.
+	if ca, cb, err := store.Cursors(pair.ID); err == nil {
+		pair.CursorA, pair.CursorB = ca, cb
+	}
 	trigger := opt.Trigger
 	if trigger == "" {
 		trigger = "manual"

@@ -890,3 +890,27 @@ func TestProgressAndEvents(t *testing.T) {
 		t.Fatalf("%+v", evs)
 	}
 }
+
+func TestConcurrentRunsOfOnePair(t *testing.T) {
+	e := newEnv(t, envOpt{a: memory.Options{Incremental: true}, b: memory.Options{Incremental: true}})
+	for i := 0; i < 30; i++ {
+		e.a.Add(map[string]string{"EMAIL": fmt.Sprintf("c%d@x.org", i)})
+		e.b.Add(map[string]string{"email": fmt.Sprintf("d%d@x.org", i)})
+	}
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		p := *e.pair // each caller has its own copy of the pair
+		go func() {
+			_, err := Run(context.Background(), e.store, &p, e.a, e.b, Options{})
+			errs <- err
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.a.Len() != 60 || e.b.Len() != 60 || len(e.rows()) != 60 {
+		t.Fatalf("duplicates: A %d, B %d, rows %d", e.a.Len(), e.b.Len(), len(e.rows()))
+	}
+}
