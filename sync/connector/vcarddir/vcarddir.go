@@ -14,7 +14,6 @@
 package vcarddir
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,11 +26,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emersion/go-vcard"
 	"github.com/google/uuid"
 
 	"tandem/sync/connector"
 	"tandem/sync/connector/vcardfields"
+	"tandem/sync/connector/vcardtext"
 )
 
 // Kind is the registered kind name.
@@ -228,9 +227,9 @@ func (d *Dir) get(ctx context.Context, ids []string, fields []string) ([]connect
 			return
 		}
 		if len(fields) > 0 {
-			rec.Fields = vcardfields.Read(cf.card, fields)
+			rec.Fields = cf.Read(fields)
 		} else {
-			rec.Fields = vcardfields.Read(cf.card, sortedKeys(cf.card))
+			rec.Fields = cf.Read(cf.Properties())
 		}
 		recs[i] = rec
 	})
@@ -249,41 +248,41 @@ func (d *Dir) get(ctx context.Context, ids []string, fields []string) ([]connect
 // read opens, stats and parses one card. The error wraps ErrNotFound when
 // the file is gone and ErrInvalidRecord when it cannot be read or parsed;
 // rec carries id, version and time whenever the file exists.
-func (d *Dir) read(id string) (*cardFile, connector.Record, error) {
-	cf, rec, _, _, err := d.readRaw(id)
+func (d *Dir) read(id string) (*vcardtext.Card, connector.Record, error) {
+	cf, rec, _, err := d.readRaw(id)
 	return cf, rec, err
 }
 
-func (d *Dir) readRaw(id string) (*cardFile, connector.Record, []byte, fs.FileMode, error) {
+func (d *Dir) readRaw(id string) (*vcardtext.Card, connector.Record, fs.FileMode, error) {
 	rec := connector.Record{ID: id}
 	if !validID(id) {
-		return nil, rec, nil, 0, fmt.Errorf("%s: %w", id, connector.ErrNotFound)
+		return nil, rec, 0, fmt.Errorf("%s: %w", id, connector.ErrNotFound)
 	}
 	f, err := os.Open(filepath.Join(d.path, id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, rec, nil, 0, fmt.Errorf("%s: %w", id, connector.ErrNotFound)
+		return nil, rec, 0, fmt.Errorf("%s: %w", id, connector.ErrNotFound)
 	}
 	if err != nil {
-		return nil, rec, nil, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
+		return nil, rec, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, rec, nil, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
+		return nil, rec, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
 	}
 	rec.Version, rec.Modified = version(fi), fi.ModTime()
 	if !fi.Mode().IsRegular() {
-		return nil, rec, nil, 0, fmt.Errorf("%w: %s is not a regular file", connector.ErrInvalidRecord, id)
+		return nil, rec, 0, fmt.Errorf("%w: %s is not a regular file", connector.ErrInvalidRecord, id)
 	}
 	data, err := readAll(f, fi.Size())
 	if err != nil {
-		return nil, rec, nil, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
+		return nil, rec, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
 	}
-	cf, err := parseCard(data)
+	cf, err := vcardtext.Parse(data)
 	if err != nil {
-		return nil, rec, data, fi.Mode().Perm(), fmt.Errorf("%w: %s is not a valid vCard: %v", connector.ErrInvalidRecord, id, err)
+		return nil, rec, fi.Mode().Perm(), fmt.Errorf("%w: %s is not a valid vCard: %v", connector.ErrInvalidRecord, id, err)
 	}
-	return cf, rec, data, fi.Mode().Perm(), nil
+	return cf, rec, fi.Mode().Perm(), nil
 }
 
 // readAll reads a file of the given size, in one read call when the size
@@ -346,22 +345,10 @@ func (d *Dir) create(fields map[string]string) (connector.Record, error) {
 	if err := checkFields(fields); err != nil {
 		return connector.Record{}, err
 	}
-	card := vcard.Card{}
-	card.SetValue(vcard.FieldVersion, "3.0")
-	vcardfields.Apply(card, fields)
-	if vcardfields.Value(card, vcard.FieldUID) == "" {
-		vcardfields.Apply(card, map[string]string{vcard.FieldUID: uuid.NewString()})
-	}
-	if card.Get(vcard.FieldFormattedName) == nil {
-		card.SetValue(vcard.FieldFormattedName, "")
-		vcardfields.Apply(card, map[string]string{vcard.FieldFormattedName: deriveFN(card)})
-	}
-	if card.Get(vcard.FieldName) == nil {
-		card.SetValue(vcard.FieldName, ";;;;") // required by vCard 3.0
-	}
-	data := newCard(card)
+	card := vcardtext.New(uuid.NewString(), fields)
+	data := card.Bytes()
 
-	name, err := d.reserve(vcardfields.Value(card, vcard.FieldUID))
+	name, err := d.reserve(card.Value("UID"))
 	if err != nil {
 		return connector.Record{}, err
 	}
@@ -371,19 +358,6 @@ func (d *Dir) create(fields map[string]string) (connector.Record, error) {
 		return connector.Record{}, err
 	}
 	return connector.Record{ID: name, Version: version(fi), Modified: fi.ModTime()}, nil
-}
-
-// deriveFN makes a display name for a new card that maps none.
-func deriveFN(card vcard.Card) string {
-	given := vcardfields.Value(card, "N.given")
-	family := vcardfields.Value(card, "N.family")
-	if fn := strings.TrimSpace(given + " " + family); fn != "" {
-		return fn
-	}
-	if org := vcardfields.Value(card, vcard.FieldOrganization); org != "" {
-		return strings.ReplaceAll(org, ";", " ")
-	}
-	return vcardfields.Value(card, vcard.FieldEmail)
 }
 
 // fileBase turns a UID into a safe file name stem.
@@ -443,7 +417,7 @@ func (d *Dir) update(w connector.Write) (connector.Record, error) {
 	if err := checkFields(w.Fields); err != nil {
 		return connector.Record{ID: w.ID}, err
 	}
-	cf, rec, old, perm, err := d.readRaw(w.ID)
+	cf, rec, perm, err := d.readRaw(w.ID)
 	if errors.Is(err, connector.ErrNotFound) {
 		return rec, err
 	}
@@ -453,12 +427,10 @@ func (d *Dir) update(w connector.Write) (connector.Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	vcardfields.Apply(cf.card, w.Fields)
-	data := cf.render()
-	if bytes.Equal(data, old) {
+	if !cf.Apply(w.Fields) {
 		return connector.Record{ID: w.ID, Version: rec.Version, Modified: rec.Modified}, nil
 	}
-	fi, err := writeAtomic(d.path, w.ID, data, perm, func() error { return d.unchanged(w.ID, rec.Version) })
+	fi, err := writeAtomic(d.path, w.ID, cf.Bytes(), perm, func() error { return d.unchanged(w.ID, rec.Version) })
 	if err != nil {
 		return rec, err
 	}
@@ -482,7 +454,7 @@ func (d *Dir) unchanged(id, ver string) error {
 }
 
 func (d *Dir) delete(w connector.Write) (connector.Record, error) {
-	_, rec, _, _, err := d.readRaw(w.ID)
+	_, rec, _, err := d.readRaw(w.ID)
 	if errors.Is(err, connector.ErrNotFound) {
 		return rec, err
 	}

@@ -1,11 +1,20 @@
-// Package vcardfields maps a vCard (github.com/emersion/go-vcard) to and from
-// the flat native fields the sync engine works with. It is shared by the
-// connectors that store vCards (vcarddir, carddav) so that both name and
-// treat fields the same way.
+// Package vcardfields maps a vCard's properties to and from the flat native
+// fields the sync engine works with, so that every connector storing vCards
+// names and treats fields the same way.
+//
+// The card is a github.com/emersion/go-vcard Card used as a container whose
+// field Values are RAW vCard text, still escaped as in the file (package
+// vcardtext holds cards that way). This package undoes the escapes
+// (\n \, \; \\) on read and does them on write. Never hand it a card from
+// go-vcard's Decoder, which has already unescaped some of them (a value
+// would be unescaped twice), nor write its result with go-vcard's Encoder
+// (which would escape again).
 //
 // Field names:
 //   - a property name, upper case: "EMAIL", "TEL", "FN", "UID", "BDAY",
-//     "NOTE", "ORG", ... The value is the property's text, unescaped.
+//     "NOTE", "ORG", ... The value is the property's text, unescaped. For
+//     a structured property named whole ("N", "ADR") it is the parts joined
+//     by ";".
 //     For a property with several values (two EMAILs), the field is the
 //     preferred one (PREF=1 or TYPE=pref), else the first.
 //   - a structured part: "N.family", "N.given", "N.middle", "N.prefix",
@@ -119,11 +128,20 @@ func setSimple(card vcard.Card, prop, value string) {
 		remove(card, prop, f)
 		return
 	}
+	raw := escape(value)
+	if structured[prop] != nil {
+		// the whole of N or ADR: ";" separates the parts, as on read
+		parts := strings.Split(value, ";")
+		for i, p := range parts {
+			parts[i] = escape(p)
+		}
+		raw = strings.Join(parts, ";")
+	}
 	if f == nil {
-		card.Add(prop, &vcard.Field{Value: escape(value), Params: vcard.Params{}})
+		card.Add(prop, &vcard.Field{Value: raw, Params: vcard.Params{}})
 		return
 	}
-	f.Value = escape(value)
+	f.Value = raw
 }
 
 func setPart(card vcard.Card, prop string, part int, value string) {

@@ -1,32 +1,42 @@
-package vcarddir
+// Package vcardtext reads and edits one vCard as text, keeping every byte it
+// is not asked to change. It is what the connectors that store vCards
+// (vcarddir, carddav) parse, read fields from, edit and write back with.
+//
+// A Card is the file as content lines. Fields (named as in package
+// vcardfields: "EMAIL", "N.given", ...) are read from the raw, still escaped
+// property values, so vCard escapes (\n \, \; \\) are undone exactly once on
+// read and done exactly once on write. Apply rewrites only the lines of the
+// properties whose value changes (folded at 75 octets, with the card's own
+// line ending); every other line, including folding, parameter order and
+// case, groups and lines that are not properties, stays as it was.
+package vcardtext
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/emersion/go-vcard"
+
+	"tandem/sync/connector/vcardfields"
 )
 
-// cardFile is one .vcf file as content lines, so that an update rewrites
-// only the lines of the properties it changes and keeps every other byte
-// (folding, parameter order and case, groups, unknown lines) as it was.
+// Card is one vCard held as its content lines.
 //
-// card holds the properties between BEGIN and END as go-vcard fields, in
-// file order, so the shared vcardfields package reads and edits them. A
-// field's Value is the raw (escaped) text of the file: vcardfields unescapes
-// on read and escapes on write.
-type cardFile struct {
-	lines []cardLine
-	card  vcard.Card
+// props holds the properties between BEGIN and END as go-vcard fields, in
+// card order, for package vcardfields to read and edit. A field's Value is
+// the raw (escaped) text of the card, never go-vcard-decoded text.
+type Card struct {
+	lines []line
+	props vcard.Card
 	end   int    // index of the END:VCARD line
-	eol   string // line ending of the file ("\r\n" or "\n")
+	eol   string // line ending of the card ("\r\n" or "\n")
 }
 
-type cardLine struct {
+type line struct {
 	raw    string       // physical text, folding and line ending included
 	field  *vcard.Field // the property, nil for BEGIN/END and lines that are not properties
 	key    string       // property name, upper case
@@ -34,28 +44,24 @@ type cardLine struct {
 	value  string       // the value as read
 }
 
-// errMalformed describes why a file is not a usable vCard.
-type errMalformed struct{ reason string }
-
-func (e errMalformed) Error() string { return e.reason }
-
-// parseCard reads one vCard. The grammar follows github.com/emersion/go-vcard
+// Parse reads one vCard. The grammar follows github.com/emersion/go-vcard
 // (its decoder: logical lines unfolded, a line that is not a property is
 // skipped, BEGIN:VCARD ... END:VCARD required), with one difference: a bare
 // vCard 2.1 parameter ("TEL;CELL:+1...") is read as TYPE=CELL instead of
-// swallowing the value. A file holding more than one card is malformed
-// (vdir stores one card per file).
-func parseCard(data []byte) (*cardFile, error) {
+// swallowing the value. Data holding more than one card is refused (a vdir
+// file and a CardDAV resource hold one card each). The error says why, in
+// words meant for a person.
+func Parse(data []byte) (*Card, error) {
 	if len(data) == 0 {
-		return nil, errMalformed{"the file is empty"}
+		return nil, fmt.Errorf("it is empty")
 	}
 	if !utf8.Valid(data) {
-		return nil, errMalformed{"the file is not UTF-8 text"}
+		return nil, fmt.Errorf("it is not UTF-8 text")
 	}
 	s := string(data)
-	cf := &cardFile{card: make(vcard.Card), end: -1, eol: "\r\n"}
+	c := &Card{props: make(vcard.Card), end: -1, eol: "\r\n"}
 	if i := strings.IndexByte(s, '\n'); i > 0 && s[i-1] != '\r' {
-		cf.eol = "\n"
+		c.eol = "\n"
 	}
 	begun := false
 	for pos := 0; pos < len(s); {
@@ -68,50 +74,200 @@ func parseCard(data []byte) (*cardFile, error) {
 		for pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
 			next = nextLine(s, pos)
 			if s[next-1] != '\n' {
-				truncated = true // a continuation cut off at the end of the file
+				truncated = true // a continuation cut off at the end of the data
 			}
 			unfolded += strings.TrimRight(s[pos+1:next], "\r\n")
 			pos = next
 		}
-		ln := cardLine{raw: s[start:pos]}
+		ln := line{raw: s[start:pos]}
 		if truncated {
 			// go-vcard drops such a line; keep the bytes, treat as no property
-			cf.lines = append(cf.lines, ln)
+			c.lines = append(c.lines, ln)
 			continue
 		}
 		key, field, valueAt, err := parseLine(unfolded)
 		switch {
 		case err != nil:
 			// not a property: kept as is, ignored
-		case cf.end >= 0:
-			return nil, errMalformed{"there is content after END:VCARD (one card per file)"}
+		case c.end >= 0:
+			return nil, fmt.Errorf("there is content after END:VCARD (one card only)")
 		case !begun:
 			if key != "BEGIN" {
-				return nil, errMalformed{fmt.Sprintf("it does not start with BEGIN:VCARD (found %s)", short(key))}
+				return nil, fmt.Errorf("it does not start with BEGIN:VCARD (found %s)", short(key))
 			}
 			if !strings.EqualFold(field.Value, "VCARD") {
-				return nil, errMalformed{fmt.Sprintf("BEGIN:%s is not BEGIN:VCARD", short(field.Value))}
+				return nil, fmt.Errorf("BEGIN:%s is not BEGIN:VCARD", short(field.Value))
 			}
 			begun = true
 		case key == "END":
 			if !strings.EqualFold(field.Value, "VCARD") {
-				return nil, errMalformed{fmt.Sprintf("END:%s is not END:VCARD", short(field.Value))}
+				return nil, fmt.Errorf("END:%s is not END:VCARD", short(field.Value))
 			}
-			cf.end = len(cf.lines)
+			c.end = len(c.lines)
 		default:
 			ln.field, ln.key, ln.value = field, key, field.Value
 			ln.prefix = unfolded[:valueAt]
-			cf.card[key] = append(cf.card[key], field)
+			c.props[key] = append(c.props[key], field)
 		}
-		cf.lines = append(cf.lines, ln)
+		c.lines = append(c.lines, ln)
 	}
 	if !begun {
-		return nil, errMalformed{"there is no BEGIN:VCARD"}
+		return nil, fmt.Errorf("there is no BEGIN:VCARD")
 	}
-	if cf.end < 0 {
-		return nil, errMalformed{"there is no END:VCARD (the file may be cut off)"}
+	if c.end < 0 {
+		return nil, fmt.Errorf("there is no END:VCARD (it may be cut off)")
 	}
-	return cf, nil
+	return c, nil
+}
+
+// New makes a vCard 3.0 holding fields (unknown names are ignored), with
+// CRLF line endings. Properties vCard requires are filled in when fields do
+// not set them: UID gets uid, N is empty, and FN, when fields does not name
+// it at all, is made from the name parts, else ORG, else EMAIL. An FN that
+// fields names is written as given, even empty, so that reading the card
+// back gives the values that were written.
+func New(uid string, fields map[string]string) *Card {
+	c := &Card{
+		lines: []line{{raw: "BEGIN:VCARD\r\n"}, {raw: "END:VCARD\r\n"}},
+		props: vcard.Card{vcard.FieldVersion: {{Value: "3.0"}}},
+		end:   1,
+		eol:   "\r\n",
+	}
+	c.Apply(fields)
+	if c.Value(vcard.FieldUID) == "" {
+		c.Apply(map[string]string{vcard.FieldUID: uid})
+	}
+	if c.props[vcard.FieldFormattedName] == nil {
+		fn, mapped := fields[vcard.FieldFormattedName]
+		if !mapped {
+			fn = c.displayName()
+		}
+		c.props[vcard.FieldFormattedName] = []*vcard.Field{{}}
+		c.Apply(map[string]string{vcard.FieldFormattedName: fn})
+	}
+	if c.props[vcard.FieldName] == nil {
+		c.props[vcard.FieldName] = []*vcard.Field{{Value: ";;;;"}}
+	}
+	return c
+}
+
+// displayName makes an FN from the name parts, else ORG, else EMAIL.
+func (c *Card) displayName() string {
+	var parts []string
+	for _, f := range []string{"N.prefix", "N.given", "N.middle", "N.family", "N.suffix"} {
+		if v := strings.TrimSpace(c.Value(f)); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) > 0 {
+		return strings.Join(parts, " ")
+	}
+	if org := c.Value(vcard.FieldOrganization); org != "" {
+		return strings.Join(strings.Fields(strings.ReplaceAll(org, ";", " ")), " ")
+	}
+	return c.Value(vcard.FieldEmail)
+}
+
+// Read returns the values of fields; fields that are not set (or unknown
+// names) are left out of the map.
+func (c *Card) Read(fields []string) map[string]string {
+	return vcardfields.Read(c.props, fields)
+}
+
+// Value returns one field's value ("" when not set).
+func (c *Card) Value(field string) string {
+	return vcardfields.Value(c.props, field)
+}
+
+// Values returns the field's value in every instance of its property (all
+// EMAILs, say, not only the preferred one), in card order.
+func (c *Card) Values(field string) []string {
+	prop, _, _ := strings.Cut(field, ".")
+	var out []string
+	for _, f := range c.props[strings.ToUpper(prop)] {
+		out = append(out, vcardfields.Value(vcard.Card{strings.ToUpper(prop): {f}}, field))
+	}
+	return out
+}
+
+// Properties returns the names of the card's properties, sorted.
+func (c *Card) Properties() []string {
+	return sortedKeys(c.props)
+}
+
+// Revision returns the time in the card's REV property.
+func (c *Card) Revision() (time.Time, error) {
+	return c.props.Revision()
+}
+
+// Apply sets fields, "" clearing one (see package vcardfields), and reports
+// whether the card changed. A field whose value is already the one given is
+// left alone, byte for byte; unknown names are ignored.
+func (c *Card) Apply(fields map[string]string) (changed bool) {
+	diff := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if vcardfields.Known(k) && c.Value(k) != v {
+			diff[k] = v
+		}
+	}
+	if len(diff) == 0 {
+		return false
+	}
+	vcardfields.Apply(c.props, diff)
+	return true
+}
+
+// Bytes writes the card: unchanged lines byte for byte, changed properties
+// rewritten with their original group, name and parameters, removed
+// properties left out, new properties just before END:VCARD.
+func (c *Card) Bytes() []byte {
+	live := make(map[*vcard.Field]bool)
+	for _, fs := range c.props {
+		for _, f := range fs {
+			live[f] = true
+		}
+	}
+	var b strings.Builder
+	for i, ln := range c.lines {
+		if i == c.end {
+			c.writeNew(&b)
+		}
+		switch {
+		case ln.field == nil:
+			b.WriteString(ln.raw)
+		case !live[ln.field]:
+			// removed
+		case ln.field.Value == ln.value:
+			b.WriteString(ln.raw)
+		default:
+			writeFolded(&b, ln.prefix+ln.field.Value, c.eol)
+		}
+	}
+	return []byte(b.String())
+}
+
+// writeNew writes the properties that have no line yet (added by an edit):
+// VERSION, UID, FN and N first, then the rest by name.
+func (c *Card) writeNew(b *strings.Builder) {
+	old := make(map[*vcard.Field]bool, len(c.lines))
+	for _, ln := range c.lines {
+		if ln.field != nil {
+			old[ln.field] = true
+		}
+	}
+	first := []string{vcard.FieldVersion, vcard.FieldUID, vcard.FieldFormattedName, vcard.FieldName}
+	done := map[string]bool{}
+	for _, key := range append(first, sortedKeys(c.props)...) {
+		if done[key] {
+			continue
+		}
+		done[key] = true
+		for _, f := range c.props[key] {
+			if !old[f] {
+				writeFolded(b, formatProp(key, f), c.eol)
+			}
+		}
+	}
 }
 
 func nextLine(s string, pos int) int {
@@ -126,74 +282,6 @@ func short(s string) string {
 		s = s[:30] + "…"
 	}
 	return strconv.Quote(s)
-}
-
-// render writes the card back: unchanged lines byte for byte, changed
-// properties re-written with their original group, name and parameters,
-// removed properties left out, new properties before END:VCARD.
-func (cf *cardFile) render() []byte {
-	live := make(map[*vcard.Field]bool)
-	for _, fs := range cf.card {
-		for _, f := range fs {
-			live[f] = true
-		}
-	}
-	var b strings.Builder
-	for i, ln := range cf.lines {
-		if i == cf.end {
-			cf.renderNew(&b)
-		}
-		switch {
-		case ln.field == nil:
-			b.WriteString(ln.raw)
-		case !live[ln.field]:
-			// removed
-		case ln.field.Value == ln.value:
-			b.WriteString(ln.raw)
-			delete(live, ln.field)
-		default:
-			writeFolded(&b, ln.prefix+ln.field.Value, cf.eol)
-			delete(live, ln.field)
-		}
-	}
-	return []byte(b.String())
-}
-
-// renderNew writes the properties that have no line yet (added by an edit).
-func (cf *cardFile) renderNew(b *strings.Builder) {
-	old := make(map[*vcard.Field]bool, len(cf.lines))
-	for _, ln := range cf.lines {
-		if ln.field != nil {
-			old[ln.field] = true
-		}
-	}
-	for _, key := range sortedKeys(cf.card) {
-		for _, f := range cf.card[key] {
-			if !old[f] {
-				writeFolded(b, formatProp(key, f), cf.eol)
-			}
-		}
-	}
-}
-
-// newCard renders a new vCard 3.0 from properties, in a stable order:
-// VERSION, UID, FN, N, then the rest by name.
-func newCard(card vcard.Card) []byte {
-	var b strings.Builder
-	b.WriteString("BEGIN:VCARD\r\n")
-	first := []string{vcard.FieldVersion, vcard.FieldUID, vcard.FieldFormattedName, vcard.FieldName}
-	done := map[string]bool{}
-	for _, key := range append(first, sortedKeys(card)...) {
-		if done[key] {
-			continue
-		}
-		done[key] = true
-		for _, f := range card[key] {
-			writeFolded(&b, formatProp(key, f), "\r\n")
-		}
-	}
-	b.WriteString("END:VCARD\r\n")
-	return []byte(b.String())
 }
 
 func sortedKeys(c vcard.Card) []string {
@@ -235,119 +323,4 @@ func formatProp(key string, f *vcard.Field) string {
 	s.WriteByte(':')
 	s.WriteString(f.Value)
 	return s.String()
-}
-
-// writeFolded writes one content line folded at 75 octets (RFC 6350 3.2),
-// never inside a UTF-8 sequence.
-func writeFolded(b *strings.Builder, line, eol string) {
-	const max = 75
-	limit := max
-	for len(line) > limit {
-		cut := limit
-		for cut > 1 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		b.WriteString(line[:cut])
-		b.WriteString(eol)
-		b.WriteByte(' ')
-		line = line[cut:]
-		limit = max - 1
-	}
-	b.WriteString(line)
-	b.WriteString(eol)
-}
-
-// ---- line grammar, after github.com/emersion/go-vcard decoder.go (MIT) ----
-
-// parseLine parses an unfolded content line. valueAt is the offset of the
-// value in l. Values are kept as raw text.
-func parseLine(l string) (key string, field *vcard.Field, valueAt int, err error) {
-	field = new(vcard.Field)
-	rest := l
-	if i := strings.IndexAny(rest, ".;:"); i >= 0 && rest[i] == '.' {
-		field.Group, rest = rest[:i], rest[i+1:]
-	}
-	i := strings.IndexAny(rest, ";:")
-	if i < 0 {
-		return "", nil, 0, errors.New("no ':'")
-	}
-	key = strings.ToUpper(rest[:i])
-	if key == "" {
-		return "", nil, 0, errors.New("empty name")
-	}
-	hasParams := rest[i] == ';'
-	rest = rest[i+1:]
-	if hasParams {
-		field.Params, rest, err = parseParams(rest)
-		if err != nil {
-			return "", nil, 0, err
-		}
-	}
-	field.Value = rest
-	return key, field, len(l) - len(rest), nil
-}
-
-func parseParams(s string) (params vcard.Params, tail string, err error) {
-	tail = s
-	params = make(vcard.Params)
-	for {
-		i := strings.IndexAny(tail, "=;:")
-		if i < 0 {
-			return nil, "", errors.New("no ':' after the parameters")
-		}
-		if tail[i] != '=' {
-			// a bare vCard 2.1 type ("TEL;CELL;VOICE:...")
-			if name := tail[:i]; name != "" {
-				params.Add(vcard.ParamType, name)
-			}
-			sep := tail[i]
-			tail = tail[i+1:]
-			if sep == ':' {
-				return params, tail, nil
-			}
-			continue
-		}
-		k := strings.ToUpper(tail[:i])
-		var values []string
-		var more bool
-		values, more, tail, err = parseParamValues(tail[i+1:])
-		if err != nil {
-			return nil, "", err
-		}
-		params[k] = append(params[k], values...)
-		if !more {
-			return params, tail, nil
-		}
-	}
-}
-
-func parseParamValues(s string) (values []string, more bool, tail string, err error) {
-	var vs string
-	if s != "" && s[0] == '"' {
-		vs, tail, err = parseQuoted(s[1:], '"')
-		if err != nil {
-			return nil, false, "", err
-		}
-		if tail == "" || (tail[0] != ';' && tail[0] != ':') {
-			return nil, false, "", errors.New("malformed quoted parameter value")
-		}
-		more = tail[0] != ':'
-		tail = tail[1:]
-	} else {
-		i := strings.IndexAny(s, ";:")
-		if i < 0 {
-			return nil, false, "", errors.New("no ':' after the parameters")
-		}
-		vs, more, tail = s[:i], s[i] != ':', s[i+1:]
-	}
-	values = strings.Split(vs, ",")
-	return values, more, tail, nil
-}
-
-func parseQuoted(s string, quote byte) (value, tail string, err error) {
-	i := strings.IndexByte(s, quote)
-	if i < 0 {
-		return "", "", errors.New("unterminated quoted parameter value")
-	}
-	return s[:i], s[i+1:], nil
 }
