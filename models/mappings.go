@@ -143,7 +143,8 @@ func (q MappingQuery) scope(db *gorm.DB) *gorm.DB {
 	if s := strings.TrimSpace(q.Search); s != "" {
 		// Two index range scans joined with UNION rather than an OR, which
 		// SQLite may turn into a table scan.
-		db = db.Where("id IN (SELECT id FROM mappings WHERE pair_id = ? AND a_id >= ? AND a_id < ? UNION SELECT id FROM mappings WHERE pair_id = ? AND b_id >= ? AND b_id < ?)",
+		// The "<> ''" terms let SQLite use the partial unique indexes.
+		db = db.Where("id IN (SELECT id FROM mappings WHERE pair_id = ? AND a_id <> '' AND a_id >= ? AND a_id < ? UNION SELECT id FROM mappings WHERE pair_id = ? AND b_id <> '' AND b_id >= ? AND b_id < ?)",
 			q.PairID, s, prefixEnd(s), q.PairID, s, prefixEnd(s))
 	}
 	return db
