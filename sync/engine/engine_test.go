@@ -484,36 +484,38 @@ func TestBrakes(t *testing.T) {
 			t.Fatalf("force: %+v", res)
 		}
 	})
-	t.Run("share", func(t *testing.T) {
-		e := newEnv(t, envOpt{share: 0.25})
-		var ids []string
-		for _, m := range []string{"1@x.org", "2@x.org", "3@x.org", "4@x.org", "5@x.org", "6@x.org", "7@x.org", "8@x.org"} {
-			ids = append(ids, e.a.Add(map[string]string{"EMAIL": m}))
-		}
-		e.sync(Options{})
-		e.resetCounters()
-		for _, id := range ids[:3] { // 3 of 8 > 25%
-			e.a.Remove(id)
-		}
-		_, err := Run(context.Background(), e.store, e.pair, e.a, e.b, Options{})
-		var be *BrakeError
-		if !errors.As(err, &be) || be.Side != "b" || len(be.WouldDelete) != 3 {
-			t.Fatalf("err %v %+v", err, be)
-		}
-		e.noWrites()
-		if e.b.Len() != 8 {
-			t.Fatal("deleted despite brake")
-		}
-		res := e.sync(Options{ForceDelete: true})
-		if res.Deleted != 3 || e.b.Len() != 5 {
-			t.Fatalf("%+v", res)
-		}
-		// Two of the remaining five (40%) is refused; one (20%) goes through.
-		e.a.Remove(ids[3])
-		if res := e.sync(Options{}); res.Deleted != 1 {
-			t.Fatalf("%+v", res)
-		}
-	})
+	for _, inc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("share-incremental-%v", inc), func(t *testing.T) {
+			e := newEnv(t, envOpt{share: 0.25, a: memory.Options{Incremental: inc}, b: memory.Options{Incremental: inc}})
+			var ids []string
+			for _, m := range []string{"1@x.org", "2@x.org", "3@x.org", "4@x.org", "5@x.org", "6@x.org", "7@x.org", "8@x.org"} {
+				ids = append(ids, e.a.Add(map[string]string{"EMAIL": m}))
+			}
+			e.sync(Options{})
+			e.resetCounters()
+			for _, id := range ids[:3] { // 3 of 8 > 25%
+				e.a.Remove(id)
+			}
+			_, err := Run(context.Background(), e.store, e.pair, e.a, e.b, Options{})
+			var be *BrakeError
+			if !errors.As(err, &be) || be.Side != "b" || len(be.WouldDelete) != 3 {
+				t.Fatalf("err %v %+v", err, be)
+			}
+			e.noWrites()
+			if e.b.Len() != 8 {
+				t.Fatal("deleted despite brake")
+			}
+			res := e.sync(Options{ForceDelete: true})
+			if res.Deleted != 3 || e.b.Len() != 5 {
+				t.Fatalf("%+v", res)
+			}
+			// Two of the remaining five (40%) is refused; one (20%) goes through.
+			e.a.Remove(ids[3])
+			if res := e.sync(Options{}); res.Deleted != 1 {
+				t.Fatalf("%+v", res)
+			}
+		})
+	}
 }
 
 func TestOnlyMappedFieldsWritten(t *testing.T) {
