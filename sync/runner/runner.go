@@ -1,0 +1,185 @@
+// Package runner opens a pair's two connections (secrets from the keyring)
+// and runs the engine on them, one run per pair at a time. The CLI, the
+// window and the scheduler all sync through it.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"tandem/models"
+	"tandem/sync/connector"
+	"tandem/sync/engine"
+	"tandem/sync/secrets"
+)
+
+// ErrBusy is returned when the pair is already running in this process.
+var ErrBusy = errors.New("a sync of this pair is already running")
+
+// Runner runs pairs.
+type Runner struct {
+	store *models.Store
+	sec   secrets.Store
+
+	mu      sync.Mutex
+	running map[uint]bool
+}
+
+// New returns a runner over store, reading secrets from sec.
+func New(store *models.Store, sec secrets.Store) *Runner {
+	return &Runner{store: store, sec: sec, running: map[uint]bool{}}
+}
+
+// Store is the runner's store.
+func (r *Runner) Store() *models.Store { return r.store }
+
+// Secrets is the runner's secret store.
+func (r *Runner) Secrets() secrets.Store { return r.sec }
+
+// secretFor reads a connection's secret when its kind needs one.
+func (r *Runner) secretFor(c models.Connection) (string, error) {
+	k, ok := connector.Lookup(c.Kind)
+	if !ok {
+		return "", fmt.Errorf("connection %q: unknown kind %q", c.Name, c.Kind)
+	}
+	if !k.NeedsSecret {
+		return "", nil
+	}
+	if r.sec == nil {
+		return "", fmt.Errorf("connection %q needs a %s and no keyring is available", c.Name, lower(k.SecretLabel))
+	}
+	s, err := r.sec.Get(c.Name)
+	switch {
+	case errors.Is(err, secrets.ErrNotFound):
+		return "", fmt.Errorf("connection %q has no %s in the OS keyring; set it with: tandem secret set %q: %w",
+			c.Name, lower(k.SecretLabel), c.Name, connector.ErrAuth)
+	case err != nil:
+		return "", fmt.Errorf("connection %q: %w", c.Name, err)
+	case s == "":
+		return "", fmt.Errorf("connection %q has an empty %s in the OS keyring; set it with: tandem secret set %q: %w",
+			c.Name, lower(k.SecretLabel), c.Name, connector.ErrAuth)
+	}
+	return s, nil
+}
+
+func lower(s string) string {
+	if s == "" {
+		return "secret"
+	}
+	b := []byte(s)
+	if b[0] >= 'A' && b[0] <= 'Z' {
+		b[0] += 'a' - 'A'
+	}
+	return string(b)
+}
+
+// Open opens both connections of a pair. The caller closes them.
+func (r *Runner) Open(p *models.Pair) (a, b connector.Connector, err error) {
+	a, err = r.open(p, p.A, "a")
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err = r.open(p, p.B, "b")
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+func (r *Runner) open(p *models.Pair, c models.Connection, side string) (connector.Connector, error) {
+	secret, err := r.secretFor(c)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := connector.Open(c.Kind, connector.Config{
+		Name:     c.Name,
+		Settings: c.Settings,
+		Secret:   secret,
+		Fields:   engine.NativeFields(p, side),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open connection %q: %w", c.Name, err)
+	}
+	return conn, nil
+}
+
+// Run loads the pair by name and runs it.
+func (r *Runner) Run(ctx context.Context, pairName string, opt engine.Options) (engine.Result, error) {
+	p, err := r.store.PairByName(pairName)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return r.RunPair(ctx, p, opt)
+}
+
+// RunID loads the pair by id (fresh from the store: cursors move) and runs it.
+func (r *Runner) RunID(ctx context.Context, pairID uint, opt engine.Options) (engine.Result, error) {
+	p, err := r.store.PairByID(pairID)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return r.RunPair(ctx, p, opt)
+}
+
+// RunPair runs one pair as given. A second run of the same pair while one
+// is going returns ErrBusy.
+func (r *Runner) RunPair(ctx context.Context, p *models.Pair, opt engine.Options) (engine.Result, error) {
+	if !r.acquire(p.ID) {
+		return engine.Result{}, fmt.Errorf("pair %q: %w", p.Name, ErrBusy)
+	}
+	defer r.release(p.ID)
+	if err := engine.ValidatePair(p); err != nil {
+		return engine.Result{}, fmt.Errorf("pair %q: %w", p.Name, err)
+	}
+	a, b, err := r.Open(p)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	defer a.Close()
+	defer b.Close()
+	return engine.Run(ctx, r.store, p, a, b, opt)
+}
+
+// Running reports whether the pair is running in this process.
+func (r *Runner) Running(pairID uint) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running[pairID]
+}
+
+func (r *Runner) acquire(id uint) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[id] {
+		return false
+	}
+	r.running[id] = true
+	return true
+}
+
+func (r *Runner) release(id uint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, id)
+}
+
+// TestConnection opens one connection and checks it (the window's "Test
+// connection"). An empty secret is read from the keyring when the kind
+// needs one.
+func (r *Runner) TestConnection(ctx context.Context, c models.Connection, secret string) error {
+	if secret == "" {
+		var err error
+		if secret, err = r.secretFor(c); err != nil {
+			return err
+		}
+	}
+	conn, err := connector.Open(c.Kind, connector.Config{Name: c.Name, Settings: c.Settings, Secret: secret})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Test(ctx)
+}
