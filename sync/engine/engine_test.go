@@ -916,3 +916,20 @@ func TestConcurrentRunsOfOnePair(t *testing.T) {
 		t.Fatalf("duplicates: A %d, B %d, rows %d", e.a.Len(), e.b.Len(), len(e.rows()))
 	}
 }
+
+func TestDeleteOfConflictedRecordKeepsTheEdit(t *testing.T) {
+	e := newEnv(t, envOpt{conflict: models.ConflictManual, share: 1})
+	e.a.Add(map[string]string{"EMAIL": "stay@x.org"})
+	aid, bid := e.firstSync(map[string]string{"EMAIL": "cf@x.org", "FN": "Cy"}, nil)
+	e.a.Set(aid, map[string]string{"FN": "Cy A"})
+	e.b.Set(bid, map[string]string{"name": "Cy B"})
+	if res := e.sync(Options{}); res.Conflicts != 1 {
+		t.Fatalf("%+v", res)
+	}
+	e.a.Remove(aid)
+	res := e.sync(Options{})
+	if res.Deleted != 0 || e.b.Fields(bid) == nil || res.Created != 1 {
+		t.Fatalf("unsynced edit on B lost: %+v", res)
+	}
+	wantField(t, e.a, e.rowFor("b", bid).AID, "FN", "Cy B")
+}

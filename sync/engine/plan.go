@@ -500,7 +500,10 @@ func (r *runner) fetchOthers() error {
 			continue
 		}
 		for i := range r.s {
-			if u.rec[i] == nil && !u.gone[i] && u.rec[1-i] != nil {
+			// Read the side the run has no record of: its values may differ
+			// from the base (an unsettled conflict, a failed write), which
+			// matters for a merge and for "edit beats delete".
+			if u.rec[i] == nil && !u.gone[i] && (u.rec[1-i] != nil || u.gone[1-i]) {
 				ids[i] = append(ids[i], sideID(u.row, i))
 				us[i] = append(us[i], u)
 			}
