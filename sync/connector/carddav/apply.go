@@ -1,7 +1,6 @@
 package carddav
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +8,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/emersion/go-vcard"
 	"github.com/google/uuid"
 
 	"tandem/sync/connector"
 	"tandem/sync/connector/vcardfields"
+	"tandem/sync/connector/vcardtext"
 )
 
 // Apply performs writes in order. Updates first read the current cards
@@ -69,41 +68,12 @@ func (c *conn) Apply(ctx context.Context, writes []connector.Write) ([]connector
 func (c *conn) create(ctx context.Context, book *url.URL, w connector.Write) (connector.Record, error) {
 	uid := uuid.NewString()
 	id := uid + ".vcf"
-	card := vcard.Card{}
-	card.SetValue(vcard.FieldVersion, "3.0")
-	vcardfields.Apply(card, w.Fields)
-	if card.Value(vcard.FieldUID) == "" {
-		card.SetValue(vcard.FieldUID, uid)
-	}
-	// vCard requires FN and N; fill them only when the pair does not map them.
-	if _, mapped := w.Fields[vcard.FieldFormattedName]; !mapped && card.Get(vcard.FieldFormattedName) == nil {
-		card.SetValue(vcard.FieldFormattedName, displayName(card))
-	}
-	if card.Get(vcard.FieldName) == nil {
-		card.SetValue(vcard.FieldName, ";;;;")
-	}
-	etag, err := c.put(ctx, book, id, card, map[string]string{"If-None-Match": "*"})
+	card := vcardtext.New(uid, w.Fields)
+	etag, err := c.put(ctx, book, id, card.Bytes(), map[string]string{"If-None-Match": "*"})
 	if err != nil {
 		return connector.Record{}, err
 	}
 	return connector.Record{ID: id, Version: etag}, nil
-}
-
-// displayName makes an FN from the name parts or the email.
-func displayName(card vcard.Card) string {
-	var parts []string
-	for _, f := range []string{"N.prefix", "N.given", "N.middle", "N.family", "N.suffix"} {
-		if v := vcardfields.Value(card, f); v != "" {
-			parts = append(parts, v)
-		}
-	}
-	if len(parts) > 0 {
-		return strings.Join(parts, " ")
-	}
-	if v := vcardfields.Value(card, "ORG"); v != "" {
-		return v
-	}
-	return vcardfields.Value(card, "EMAIL")
 }
 
 func (c *conn) update(ctx context.Context, book *url.URL, w connector.Write, cur *fetched) (connector.Record, error) {
@@ -117,17 +87,10 @@ func (c *conn) update(ctx context.Context, book *url.URL, w connector.Write, cur
 	if w.Version != "" && cur.etag != "" && cur.etag != w.Version {
 		return rec, c.mismatch(w.ID)
 	}
-	changed := false
-	for k, v := range w.Fields {
-		if vcardfields.Known(k) && vcardfields.Value(cur.card, k) != v {
-			changed = true
-		}
-	}
-	if !changed {
+	if !cur.card.Apply(w.Fields) {
 		rec.Version = cur.etag
 		return rec, nil
 	}
-	vcardfields.Apply(cur.card, w.Fields)
 	match := cur.etag
 	if match == "" {
 		match = w.Version
@@ -136,7 +99,7 @@ func (c *conn) update(ctx context.Context, book *url.URL, w connector.Write, cur
 	if match != "" {
 		hdr["If-Match"] = match
 	}
-	etag, err := c.put(ctx, book, w.ID, cur.card, hdr)
+	etag, err := c.put(ctx, book, w.ID, cur.card.Bytes(), hdr)
 	if err != nil {
 		return rec, err
 	}
@@ -181,15 +144,11 @@ func (c *conn) writeError(id string, se *statusError) error {
 	return fmt.Errorf("CardDAV server refused to write card %s: %d %s", id, se.Code, http.StatusText(se.Code))
 }
 
-// put stores a card and returns its new etag (asked for when the answer
-// has none).
-func (c *conn) put(ctx context.Context, book *url.URL, id string, card vcard.Card, hdr map[string]string) (string, error) {
-	var buf bytes.Buffer
-	if err := vcard.NewEncoder(&buf).Encode(card); err != nil {
-		return "", fmt.Errorf("%w: card %s cannot be written: %v", connector.ErrInvalidRecord, id, err)
-	}
+// put stores a card's text and returns its new etag (asked for when the
+// answer has none).
+func (c *conn) put(ctx context.Context, book *url.URL, id string, card []byte, hdr map[string]string) (string, error) {
 	href := hrefOf(book, id)
-	r := request{method: http.MethodPut, url: href.String(), body: buf.Bytes(), header: hdr}
+	r := request{method: http.MethodPut, url: href.String(), body: card, header: hdr}
 	resp, err := c.send(ctx, r)
 	if err != nil {
 		return "", err
@@ -262,14 +221,13 @@ func (c *conn) FindByField(ctx context.Context, field, value string) ([]connecto
 		if id == "" || e.code/100 != 2 || e.data == nil {
 			continue
 		}
-		card, err := parseCard(*e.data)
+		card, err := vcardtext.Parse([]byte(*e.data))
 		if err != nil {
 			continue
 		}
 		match := false
-		for _, f := range card[prop] { // any value of the property, not only the preferred
-			one := vcard.Card{prop: {f}}
-			if strings.EqualFold(strings.TrimSpace(vcardfields.Value(one, field)), value) {
+		for _, v := range card.Values(field) { // any value of the property, not only the preferred
+			if strings.EqualFold(strings.TrimSpace(v), value) {
 				match = true
 			}
 		}

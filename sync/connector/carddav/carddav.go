@@ -11,7 +11,10 @@
 //
 // Record ids are the card's href relative to the address book, that is its
 // last path segment unescaped (e.g. "3f2a....vcf"); versions are etags in
-// their quoted form. Fields are named as in package vcardfields.
+// their quoted form. Fields are named as in package vcardfields. Cards are
+// read and edited with package vcardtext: an update rewrites only the lines
+// of the properties it changes and PUTs the card with every other byte as
+// the server served it.
 //
 // Changes uses sync-collection (RFC 6578) with the sync token as the cursor;
 // an empty cursor or a token the server no longer accepts gives a full

@@ -565,3 +565,92 @@ func TestPutWithoutETagFetchesVersion(t *testing.T) {
 		t.Errorf("no etag lookup: %v", h.count)
 	}
 }
+
+// Text that needs vCard escapes (commas, semicolons, newlines, backslashes)
+// goes through the server and comes back exactly as written, on update and
+// on create.
+func TestEscapedValuesRoundTrip(t *testing.T) {
+	s := radicaletest.StartServer(t)
+	putRaw(t, s, "e.vcf", card("uid-e", "Eve", "eve@example.org", "NOTE:old"))
+	c, _ := openTest(t, s.AddressBook, s.User, s.Pass)
+	values := map[string]string{
+		"NOTE":         "a, b; c\nd",
+		"FN":           `C:\Users\eve \n is not a newline \`,
+		"N.given":      `semi;colon, comma\back`,
+		"ADR.locality": "Paris, France",
+	}
+	recs, err := c.Get(ctx(t), []string{"e.vcf"})
+	if err != nil || len(recs) != 1 {
+		t.Fatal(recs, err)
+	}
+	res, err := c.Apply(ctx(t), []connector.Write{
+		{Op: connector.OpUpdate, ID: "e.vcf", Version: recs[0].Version, Fields: values},
+		{Op: connector.OpCreate, Fields: values},
+	})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for _, id := range []string{"e.vcf", res[1].Record.ID} {
+		got, err := c.Get(ctx(t), []string{id})
+		if err != nil || len(got) != 1 {
+			t.Fatal(got, err)
+		}
+		for k, v := range values {
+			if got[0].Fields[k] != v {
+				body, _ := getRaw(t, s, id)
+				t.Errorf("%s: %s = %q, want %q\n%s", id, k, got[0].Fields[k], v, body)
+			}
+		}
+	}
+	// the server holds the escapes vCard asks for, each done once
+	body, _ := getRaw(t, s, "e.vcf")
+	if !strings.Contains(body, `NOTE:a\, b\; c\nd`) {
+		t.Errorf("NOTE line not escaped once:\n%s", body)
+	}
+	// writing the same values again sends nothing
+	got, _ := c.Get(ctx(t), []string{"e.vcf"})
+	same, err := c.Apply(ctx(t), []connector.Write{{Op: connector.OpUpdate, ID: "e.vcf", Version: got[0].Version, Fields: values}})
+	if err != nil || same[0].Err != nil || same[0].Record.Version != got[0].Version {
+		t.Fatalf("no-op update: %+v %v", same, err)
+	}
+}
+
+// An update of one mapped field leaves every other byte of the server's
+// card as it was: only that property's line differs.
+func TestUpdateChangesOnlyThatLine(t *testing.T) {
+	s := radicaletest.StartServer(t)
+	orig := "BEGIN:VCARD\r\n" +
+		"VERSION:3.0\r\n" +
+		"PRODID:-//Other Client//EN\r\n" +
+		"item1.EMAIL;type=INTERNET;type=pref:o@work.example\r\n" +
+		"item1.X-ABLabel:_$!<Work>!$_\r\n" +
+		"UID:uid-o\r\n" +
+		"N:Other;Olga;;;\r\n" +
+		"FN:Olga Other\r\n" +
+		"TEL;TYPE=cell:+33 1 23\r\n" +
+		"NOTE:a long note that goes on and on so that the line has to be folded by \r\n" +
+		" the writer\\, with a comma\\; and a semicolon\r\n" +
+		"X-CUSTOM;X-P=\"v,w\":keep\\,me\r\n" +
+		"CATEGORIES:friends,work\r\n" +
+		"END:VCARD\r\n"
+	putRaw(t, s, "o.vcf", orig)
+	before, _ := getRaw(t, s, "o.vcf")
+	c, _ := openTest(t, s.AddressBook, s.User, s.Pass)
+	recs, err := c.Get(ctx(t), []string{"o.vcf"})
+	if err != nil || len(recs) != 1 || recs[0].Fields["NOTE"] != "a long note that goes on and on so that the line has to be folded by the writer, with a comma; and a semicolon" {
+		t.Fatal(recs, err)
+	}
+	res, err := c.Apply(ctx(t), []connector.Write{{Op: connector.OpUpdate, ID: "o.vcf", Version: recs[0].Version,
+		Fields: map[string]string{"TEL": "+33 9 87", "EMAIL": "o@work.example", "NOTE": recs[0].Fields["NOTE"]}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	after, _ := getRaw(t, s, "o.vcf")
+	want := strings.Replace(before, "TEL;TYPE=cell:+33 1 23\r\n", "TEL;TYPE=cell:+33 9 87\r\n", 1)
+	if want == before {
+		t.Fatalf("the server changed the TEL line on its own:\n%s", before)
+	}
+	if after != want {
+		t.Errorf("card after update:\n%q\nwant:\n%q", after, want)
+	}
+}

@@ -7,10 +7,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/emersion/go-vcard"
-
 	"tandem/sync/connector"
-	"tandem/sync/connector/vcardfields"
+	"tandem/sync/connector/vcardtext"
 )
 
 // maxSyncPages bounds the follow-ups of a truncated sync-collection answer.
@@ -179,7 +177,7 @@ type fetched struct {
 	id   string
 	etag string
 	mod  entry
-	card vcard.Card
+	card *vcardtext.Card
 	err  error
 }
 
@@ -219,7 +217,7 @@ func (c *conn) multiget(ctx context.Context, book *url.URL, ids []string) (map[s
 		if e.data == nil {
 			f.err = fmt.Errorf("%w: the server sent no vCard data for %s", connector.ErrInvalidRecord, id)
 		} else {
-			f.card, f.err = parseCard(*e.data)
+			f.card, f.err = vcardtext.Parse([]byte(*e.data))
 			if f.err != nil {
 				f.err = fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, f.err)
 			}
@@ -229,23 +227,12 @@ func (c *conn) multiget(ctx context.Context, book *url.URL, ids []string) (map[s
 	return out, nil
 }
 
-func parseCard(data string) (vcard.Card, error) {
-	card, err := vcard.NewDecoder(strings.NewReader(data)).Decode()
-	if err != nil {
-		return nil, err
-	}
-	if card == nil {
-		return nil, fmt.Errorf("empty vCard")
-	}
-	return card, nil
-}
-
 func (c *conn) record(f *fetched) connector.Record {
 	r := connector.Record{ID: f.id, Version: f.etag, Modified: f.mod.modified, Err: f.err}
 	if f.err != nil {
 		return r
 	}
-	r.Fields = vcardfields.Read(f.card, c.fields)
+	r.Fields = f.card.Read(c.fields)
 	if r.Modified.IsZero() {
 		if t, err := f.card.Revision(); err == nil {
 			r.Modified = t
