@@ -20,7 +20,9 @@ var sides = map[string]*memory.Conn{
 
 func init() {
 	connector.Register(connector.Kind{Name: "sched-mem", Settings: []connector.Setting{{Key: "side", Required: true}},
-		Open: func(cfg connector.Config) (connector.Connector, error) { return nopClose{sides[cfg.Settings["side"]]}, nil }})
+		Open: func(cfg connector.Config) (connector.Connector, error) {
+			return nopClose{sides[cfg.Settings["side"]]}, nil
+		}})
 }
 
 type nopClose struct{ *memory.Conn }
