@@ -130,6 +130,9 @@ func (u *unit) finished() bool {
 func (r *runner) handleResult(s *sideState, u *unit, res connector.Result) {
 	i := s.idx
 	w := u.w[i]
+	if res.Err == nil && w.Op == connector.OpCreate && res.Record.ID == "" {
+		res.Err = fmt.Errorf("%s returned no id for the new record", s.label)
+	}
 	if res.Err == nil {
 		u.ws[i] = wDone
 		u.ver[i] = res.Record.Version

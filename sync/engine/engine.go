@@ -136,6 +136,7 @@ type runner struct {
 	units  []*unit
 	byRow  map[uint]*unit
 	policy string
+	taken  [2]map[string]bool // ids claimed by pending-row resolution
 }
 
 func (o Options) clock() time.Time {
@@ -181,7 +182,8 @@ func newRunner(ctx context.Context, store *models.Store, pair *models.Pair, a, b
 		return nil, err
 	}
 	r := &runner{ctx: ctx, store: store, pair: pair, opt: opt, now: opt.clock(),
-		rows: map[uint]*models.Mapping{}, byRow: map[uint]*unit{}, policy: pair.Conflict}
+		rows: map[uint]*models.Mapping{}, byRow: map[uint]*unit{}, policy: pair.Conflict,
+		taken: [2]map[string]bool{{}, {}}}
 	if r.policy == "" {
 		r.policy = models.ConflictNewest
 	}

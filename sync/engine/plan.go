@@ -129,8 +129,9 @@ func (r *runner) classify() error {
 			case isLinked(m):
 				u := r.unitFor(m)
 				u.rec[s.idx] = rc
-			case m.State == models.StateOK && !rc.hasErr():
-				// An unlinked survivor: remember its version, nothing else.
+			case m.State == models.StateOK:
+				// An unlinked survivor (readable or not): remember its
+				// version, nothing else.
 				u := r.unitFor(m)
 				u.rec[s.idx] = rc
 				u.kind = kindTouch
@@ -162,8 +163,6 @@ func (r *runner) classify() error {
 	}
 	return r.fetchOthers()
 }
-
-func (rc *rec) hasErr() bool { return rc.err != nil }
 
 // resolvePending settles rows left pending by a crash: the record being
 // created is looked for on its side by key; found -> link, else create again.
@@ -221,6 +220,7 @@ func (r *runner) resolvePending(pendingSrc map[uint]*rec) error {
 				r.s[t].unmapped = append(r.s[t].unmapped, found)
 			}
 		case found != nil:
+			r.taken[t][found.id] = true
 			r.consume(r.s[t], found, u)
 			setSideID(p, t, found.id)
 			u.rec[1-t], u.rec[t] = src, found
@@ -302,7 +302,7 @@ func (r *runner) findByKey(s *sideState, key string, self *models.Mapping) (*rec
 		return nil, err
 	}
 	for _, cr := range recs {
-		if m := mapped[cr.ID]; m != nil && m.ID != self.ID {
+		if m := mapped[cr.ID]; m != nil && m.ID != self.ID || r.taken[s.idx][cr.ID] {
 			continue
 		}
 		rc := r.convert(s, cr)
