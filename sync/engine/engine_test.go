@@ -756,24 +756,13 @@ func TestPendingRowResolution(t *testing.T) {
 	})
 	t.Run("inserted pending row", func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		aid := e.a.Add(map[string]string{"EMAIL": "Z@x.org", "FN": "Zed"})
-		e.sync(Options{})
-		// Forget the link, as if the crash happened between the create and
-		// its bookkeeping; B has the record, the row is pending.
-		m := e.rowFor("a", aid)
-		bid := m.BID
-		m.BID, m.BVersion, m.State, m.PendingSide, m.Base = "", "", models.StatePending, "b", nil
-		if err := e.store.UpdateMapping(&m); err != nil {
-			t.Fatal(err)
-		}
-		e.resetCounters()
-		e.sync(Options{})
-		if e.b.Len() != 1 || e.b.Writes(connector.OpCreate) != 0 {
-			t.Fatal("duplicate created")
-		}
-		if got := e.rowFor("a", aid); got.BID != bid || got.State != models.StateOK {
-			t.Fatalf("%+v", got)
-		}
+		testInsertedPending(t, e)
+	})
+	t.Run("inserted pending row, found through KeyFinder", func(t *testing.T) {
+		// B is incremental and its cursor is past the create, so only
+		// FindByField can find the record.
+		e := newEnv(t, envOpt{b: memory.Options{Incremental: true}})
+		testInsertedPending(t, e)
 	})
 	t.Run("pending row, nothing created", func(t *testing.T) {
 		e := newEnv(t, envOpt{})
@@ -932,4 +921,25 @@ func TestDeleteOfConflictedRecordKeepsTheEdit(t *testing.T) {
 		t.Fatalf("unsynced edit on B lost: %+v", res)
 	}
 	wantField(t, e.a, e.rowFor("b", bid).AID, "FN", "Cy B")
+}
+
+func testInsertedPending(t *testing.T, e *env) {
+	aid := e.a.Add(map[string]string{"EMAIL": "Z@x.org", "FN": "Zed"})
+	e.sync(Options{})
+	// Forget the link, as if the crash happened between the create and
+	// its bookkeeping; B has the record, the row is pending.
+	m := e.rowFor("a", aid)
+	bid := m.BID
+	m.BID, m.BVersion, m.State, m.PendingSide, m.Base = "", "", models.StatePending, "b", nil
+	if err := e.store.UpdateMapping(&m); err != nil {
+		t.Fatal(err)
+	}
+	e.resetCounters()
+	e.sync(Options{})
+	if e.b.Len() != 1 || e.b.Writes(connector.OpCreate) != 0 {
+		t.Fatal("duplicate created")
+	}
+	if got := e.rowFor("a", aid); got.BID != bid || got.State != models.StateOK {
+		t.Fatalf("%+v", got)
+	}
 }
