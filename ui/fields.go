@@ -14,7 +14,7 @@ import (
 	"tandem/ui/vm"
 )
 
-var fieldColumns = &columns{weights: []float32{1.6, 1.6, 1.6, 1.4, 1.3, 1.5, 0.6}, fixed: 30}
+var fieldColumns = &columns{weights: []float32{1.5, 1.4, 1.4, 1.3, 1.2, 2.1, 0.5}, fixed: 30}
 
 // FieldsView edits the pair's field map.
 type FieldsView struct {

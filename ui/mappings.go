@@ -18,7 +18,7 @@ import (
 	"tandem/ui/vm"
 )
 
-var gridColumns = &columns{weights: []float32{2.2, 2.2, 2.4, 1.2, 1.6, 2.4}, fixed: 76}
+var gridColumns = &columns{weights: []float32{2.2, 2.2, 2.4, 1.1, 1.9, 2.2}, fixed: 76}
 
 // MappingsView is the grid of sync mappings with search, edit, delete and
 // CSV export.

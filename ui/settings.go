@@ -56,7 +56,6 @@ func NewSettingsView(store *models.Store, pair func() *models.Pair, dataDir stri
 	save := widget.NewButtonWithIcon("Save settings", theme.DocumentSaveIcon(), v.doSave)
 	save.Importance = widget.HighImportance
 	about := widget.NewLabel(fmt.Sprintf("Data folder: %s\nSecrets are kept in the OS keyring only.", dataDir))
-	about.Importance = widget.LowImportance
 	v.content = container.NewVScroll(container.NewVBox(
 		widget.NewCard("Schedule and policies", "", container.NewVBox(form, container.NewHBox(save), v.result)),
 		about))

@@ -1,13 +1,17 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"fyne.io/fyne/v2/app"
+
+	"tandem/ui"
 )
 
-// runGUI opens the window. Owned by the desktop-app work (ui/); until it
-// lands it only says how to use the CLI.
+// AppID is the desktop app's id (FyneApp.toml, preferences, notifications).
+const AppID = "io.github.tandem.app"
+
+// runGUI opens the window on the store in dataDir. This is the only file
+// that imports fyne/v2/app.
 func runGUI(dataDir string) int {
-	fmt.Fprintln(os.Stderr, "the window is not built yet; see 'tandem help'")
-	return 2
+	a := app.NewWithID(AppID)
+	return ui.Run(a, dataDir)
 }
