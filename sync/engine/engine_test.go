@@ -943,3 +943,67 @@ func testInsertedPending(t *testing.T, e *env) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// flaky counts Apply calls across both sides and fails the n-th one, after
+// (done=true) or before doing the work: a run killed at that moment.
+type flaky struct {
+	*memory.Conn
+	calls *int
+	n     int
+	done  bool
+}
+
+func (f *flaky) Apply(ctx context.Context, ws []connector.Write) ([]connector.Result, error) {
+	*f.calls++
+	if *f.calls != f.n {
+		return f.Conn.Apply(ctx, ws)
+	}
+	if f.done {
+		f.Conn.Apply(ctx, ws)
+	}
+	return nil, connector.ErrUnreachable
+}
+
+func TestKilledAtAnyApplyConverges(t *testing.T) {
+	for _, done := range []bool{false, true} {
+		for n := 1; n <= 8; n++ {
+			t.Run(fmt.Sprintf("call%d-done%v", n, done), func(t *testing.T) {
+				e := newEnv(t, envOpt{a: memory.Options{MaxBatch: 3, Incremental: true}, b: memory.Options{MaxBatch: 3}, share: 1})
+				for i := 0; i < 7; i++ {
+					e.a.Add(map[string]string{"EMAIL": fmt.Sprintf("a%d@x.org", i), "FN": "A"})
+					e.b.Add(map[string]string{"email": fmt.Sprintf("b%d@x.org", i), "name": "B"})
+				}
+				e.a.Add(map[string]string{"EMAIL": "both@x.org", "FN": "from A"})
+				e.b.Add(map[string]string{"email": "both@x.org", "phone": "+1"})
+				calls := 0
+				fa := &flaky{Conn: e.a, calls: &calls, n: n, done: done}
+				fb := &flaky{Conn: e.b, calls: &calls, n: n, done: done}
+				_, err := Run(context.Background(), e.store, e.pair, fa, fb, Options{})
+				if calls >= n && !errors.Is(err, connector.ErrUnreachable) {
+					t.Fatalf("calls %d, err %v", calls, err)
+				}
+				e.sync(Options{})
+				if e.a.Len() != 15 || e.b.Len() != 15 {
+					t.Fatalf("A %d, B %d records; want 15 each", e.a.Len(), e.b.Len())
+				}
+				for _, id := range e.a.IDs() {
+					em := e.a.Fields(id)["EMAIL"]
+					if ids := e.b.FindAll("email", em); len(ids) != 1 || e.linked(id) != ids[0] {
+						t.Fatalf("%s: B ids %v, linked %q", em, ids, e.linked(id))
+					}
+				}
+				for _, m := range e.rows() {
+					if m.State != models.StateOK {
+						t.Fatalf("%+v", m)
+					}
+				}
+				both := e.a.FindAll("EMAIL", "both@x.org")[0]
+				wantField(t, e.a, both, "TEL", "+1")
+				wantField(t, e.b, e.linked(both), "name", "from A")
+				e.resetCounters()
+				e.sync(Options{})
+				e.noWrites()
+			})
+		}
+	}
+}
