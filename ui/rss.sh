@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 TMP=$(mktemp -d)
 go build -tags migrated_fynedo -o "$TMP/tandem" ./cmd/tandem
-go run ./ui/tools/seedbig -data-dir "$TMP/data" -rows "$ROWS"
+if [ -n "${RSS_SEEDED_DB:-}" ]; then # reuse an already seeded tandem.db
+	mkdir -p "$TMP/data" && cp "$RSS_SEEDED_DB" "$TMP/data/tandem.db"
+else
+	go run ./ui/tools/seedbig -data-dir "$TMP/data" -rows "$ROWS"
+fi
 DISP=:${RSS_DISPLAY:-96}
 Xvfb "$DISP" -screen 0 1280x800x24 >/dev/null 2>&1 &
 XPID=$!
