@@ -36,7 +36,8 @@ func (s *Store) MappingsByIDs(pairID uint, side string, ids []string) (map[strin
 	for start := 0; start < len(ids); start += 500 {
 		end := min(start+500, len(ids))
 		var ms []*Mapping
-		if err := s.DB.Where("pair_id = ? AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
+		// "<> ''" lets SQLite use the partial unique index on the id.
+		if err := s.DB.Where("pair_id = ? AND "+col+" <> '' AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
 			return nil, err
 		}
 		for _, m := range ms {

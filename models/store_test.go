@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,8 +21,8 @@ func openTest(t testing.TB) (*Store, *Pair) {
 	}
 	t.Cleanup(func() { s.Close() })
 	p := &Pair{Name: "p", Key: "email",
-		A: Connection{Name: "A", Kind: "vcarddir", Settings: map[string]string{"path": "/a"}},
-		B: Connection{Name: "B", Kind: "vcarddir", Settings: map[string]string{"path": "/b"}},
+		A:      Connection{Name: "A", Kind: "vcarddir", Settings: map[string]string{"path": "/a"}},
+		B:      Connection{Name: "B", Kind: "vcarddir", Settings: map[string]string{"path": "/b"}},
 		Fields: []Field{{Name: "email", A: "EMAIL", B: "EMAIL", Transform: "email"}}}
 	if err := s.SavePair(p); err != nil {
 		t.Fatal(err)
@@ -164,5 +165,28 @@ func TestSaveMappingsMixesInsertsAndUpdates(t *testing.T) {
 	t.Logf("ids %d %d %d n=%d ver=%q", a.ID, b.ID, c.ID, n, got.BVersion)
 	if n != 3 || got.BVersion != "v2" || b.ID == 0 || c.ID == 0 || b.ID == c.ID {
 		t.Fatal("mixed upsert broken")
+	}
+}
+
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c%d")
+	s1, err := Open(filepath.Join(dir, "one.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	if err := s1.SaveConnection(&Connection{Name: "x", Kind: "vcarddir"}); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(filepath.Join(dir, "two.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if cs, _ := s2.Connections(); len(cs) != 0 {
+		t.Fatalf("two databases in one folder share rows: %v", cs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "one.db")); err != nil {
+		t.Fatalf("database not at its path: %v", err)
 	}
 }
