@@ -1,6 +1,8 @@
 package models
 
 import (
+	"bufio"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -230,50 +232,60 @@ func (s *Store) DeleteMapping(id uint) error {
 // CSVHeader is the first line of a mappings export.
 var CSVHeader = []string{"a_id", "b_id", "state", "synced_at", "key", "last_error"}
 
-// ExportCSV streams the rows a query matches as RFC 4180 CSV, walking the
-// index in pages by row id so memory stays flat for a million rows.
-// progress (optional) is called after each page with rows written and total.
+// ExportCSV streams the rows a query matches as RFC 4180 CSV in row-id
+// order. It reads with one raw cursor (no gorm struct scanning, which
+// dominated the time) through a buffered writer, so memory stays flat for a
+// million rows. progress (optional) is called every few thousand rows with
+// rows written and the total.
 func (s *Store) ExportCSV(w io.Writer, q MappingQuery, progress func(done, total int)) (int, error) {
 	total, err := s.CountQuery(q)
 	if err != nil {
 		return 0, err
 	}
-	cw := csv.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true
 	if err := cw.Write(CSVHeader); err != nil {
 		return 0, err
 	}
-	const page = 5000
-	var lastID uint
+	rows, err := q.scope(s.DB).Select("a_id", "b_id", "state", "synced_at", "key", "last_error").Order("id").Rows()
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
 	done := 0
-	for {
-		var ms []Mapping
-		if err := q.scope(s.DB).Select("id", "a_id", "b_id", "state", "synced_at", "key", "last_error").
-			Where("id > ?", lastID).Order("id").Limit(page).Find(&ms).Error; err != nil {
+	rec := make([]string, 6)
+	var synced sql.NullTime
+	for rows.Next() {
+		if err := rows.Scan(&rec[0], &rec[1], &rec[2], &synced, &rec[4], &rec[5]); err != nil {
 			return done, err
 		}
-		for _, m := range ms {
-			synced := ""
-			if !m.SyncedAt.IsZero() {
-				synced = m.SyncedAt.UTC().Format(time.RFC3339)
-			}
-			if err := cw.Write([]string{m.AID, m.BID, m.State, synced, m.Key, m.LastError}); err != nil {
-				return done, err
-			}
+		rec[3] = ""
+		if synced.Valid && !synced.Time.IsZero() {
+			rec[3] = synced.Time.UTC().Format(time.RFC3339)
 		}
-		done += len(ms)
-		cw.Flush()
-		if err := cw.Error(); err != nil {
+		if err := cw.Write(rec); err != nil {
 			return done, err
 		}
-		if progress != nil {
+		done++
+		if done%10000 == 0 && progress != nil {
 			progress(done, total)
 		}
-		if len(ms) < page {
-			return done, nil
-		}
-		lastID = ms[len(ms)-1].ID
 	}
+	if err := rows.Err(); err != nil {
+		return done, err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return done, err
+	}
+	if err := bw.Flush(); err != nil {
+		return done, err
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	return done, nil
 }
 
 // --- runs and history ---
