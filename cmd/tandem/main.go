@@ -1,0 +1,9 @@
+// Command tandem is Tandem's single binary: with no arguments it opens the
+// window; with a subcommand it runs headless (see `tandem help`).
+package main
+
+import "os"
+
+func main() {
+	os.Exit(runCLI(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
