@@ -1,0 +1,88 @@
+# Tandem: `make run` builds and opens the window, `make test` runs every test.
+# The binary links Fyne (cgo + OpenGL), so Linux needs gcc and the GL/X11
+# headers: `make deps` installs them on Debian/Ubuntu.
+
+GO        ?= go
+TAGS      := migrated_fynedo
+BIN       := bin/tandem
+FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
+FUZZTIME  ?= 5s
+
+BUILD_PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev
+TEST_PKGS  := radicale gnome-keyring dbus-x11 xvfb
+
+# Run apt-get as root, or through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps test-deps build run test fuzz bench package screenshot fmt vet clean
+
+all: build
+
+# apt-install what is missing (a no-op when everything is there).
+define apt_ensure
+	@missing=""; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else \
+		echo "not a Debian/Ubuntu system; please install the equivalents of:$$missing"; \
+	fi
+endef
+
+deps:
+	@if command -v dpkg >/dev/null 2>&1; then :; else \
+		echo "not a Debian/Ubuntu system: Tandem needs a C compiler, pkg-config and the OpenGL/X11 development headers (see fyne.io/fyne/v2 prerequisites)"; exit 0; fi
+	$(call apt_ensure,$(BUILD_PKGS))
+
+test-deps: deps
+	@command -v dpkg >/dev/null 2>&1 || exit 0
+	$(call apt_ensure,$(TEST_PKGS))
+
+build:
+	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/tandem
+
+run: deps build
+	./$(BIN)
+
+# Every test, with a real Secret Service (gnome-keyring on a private session
+# bus), then each fuzz target for $(FUZZTIME).
+test: test-deps
+	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; TANDEM_REAL_KEYRING=1 $(GO) test -tags $(TAGS) ./...'
+	@$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' .); do \
+		dir=$$(dirname $$f | sed 's|^\./||'); \
+		for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | sed 's/^func //'); do \
+			echo "fuzz $$t in ./$$dir ($(FUZZTIME))"; \
+			$(GO) test -tags $(TAGS) -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./$$dir; \
+		done; \
+	done
+
+bench: build
+	$(GO) test -tags $(TAGS) -run='^$$' -bench=. -benchmem ./models/... ./sync/...
+	$(call apt_ensure,vdirsyncer)
+	@if [ -x ../shared/bench/vs-vdirsyncer.sh ] || [ -f ../shared/bench/vs-vdirsyncer.sh ]; then \
+		bash ../shared/bench/vs-vdirsyncer.sh ./$(BIN) 10000; \
+	else echo "../shared/bench/vs-vdirsyncer.sh not found; skipping the vdirsyncer comparison"; fi
+
+# A desktop package for this OS (Tandem.tar.xz on Linux, Tandem.app on
+# macOS, Tandem.exe on Windows) from bin/tandem and FyneApp.toml, by the
+# pinned fyne tool fetched through the Go module proxy.
+package: deps build
+	$(GO) run $(FYNE_TOOL) package --exe $(BIN) --name Tandem --icon assets/icon.png --release
+
+screenshot: build
+	./ui/screenshot.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+clean:
+	rm -rf bin tmp
