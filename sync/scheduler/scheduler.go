@@ -6,12 +6,14 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"tandem/models"
 	"tandem/sync/engine"
+	"tandem/sync/runner"
 )
 
 // Runner runs one pair (runner.Runner satisfies it).
@@ -455,6 +457,16 @@ func (s *Scheduler) finish(id uint, res engine.Result, err error) {
 	}
 	now := s.opt.Now()
 	st.st.Running = false
+	if errors.Is(err, runner.ErrBusy) {
+		// Someone else (the window's "allow deletes") is running this pair
+		// right now: not a failure; try again on the next interval.
+		st.st.NextRun = now.Add(st.interval)
+		notes := s.statusesLocked([]uint{id})
+		s.mu.Unlock()
+		s.deliver(notes)
+		s.poke()
+		return
+	}
 	st.st.LastEnd = now
 	st.st.LastErr = err
 	if err != nil {

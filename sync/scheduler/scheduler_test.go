@@ -3,12 +3,14 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"tandem/models"
 	"tandem/sync/engine"
+	"tandem/sync/runner"
 )
 
 type source struct {
@@ -359,5 +361,20 @@ func TestReloadAndOnChange(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen[2]) != n {
 		t.Fatal("unsubscribed handler still called")
+	}
+}
+
+func TestBusyIsNotAFailure(t *testing.T) {
+	src := &source{pairs: []models.Pair{pair(1, "1h", false)}}
+	f := newFake()
+	f.fail[1] = fmt.Errorf("pair p1: %w", runner.ErrBusy)
+	s := New(src, f, Options{})
+	defer s.Stop()
+	s.Start()
+	waitStart(t, f, 1)
+	waitFor(t, "idle", func() bool { st, _ := s.Status(1); return !st.Running })
+	st, _ := s.Status(1)
+	if st.Failures != 0 || st.LastErr != nil || st.NextRun.IsZero() {
+		t.Fatalf("busy counted as a failure: %+v", st)
 	}
 }
