@@ -73,7 +73,12 @@ bench: build
 # macOS, Tandem.exe on Windows) from bin/tandem and FyneApp.toml, by the
 # pinned fyne tool fetched through the Go module proxy.
 package: deps build
-	$(GO) run $(FYNE_TOOL) package --exe $(BIN) --name Tandem --icon assets/icon.png --release
+	@# The fyne tool rewrites FyneApp.toml (it bumps the build number):
+	@# package from a copy (FyneApp.toml, assets/ with its Go file, the binary).
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	mkdir -p bin; cp -r FyneApp.toml assets "$$d/"; cp $(BIN) "$$d/tandem"; \
+	(cd "$$d" && $(GO) run $(FYNE_TOOL) package --exe ./tandem --name Tandem --icon assets/icon.png --release); \
+	mv "$$d"/Tandem.* bin/; ls -1 bin/Tandem.*
 
 screenshot: build
 	./ui/screenshot.sh
