@@ -16,9 +16,9 @@ func (s *Store) CountSide(pairID uint, side string) (int, error) {
 }
 
 // SideMappings returns the pair's mappings whose side id is in ids, keyed
-// by that id. Unlike MappingsByIDs it repeats the partial index's condition
-// (the side id is not empty), without which SQLite cannot use the (pair_id, side id) index
-// and scans every row of the pair.
+// by that id. It repeats the partial index's condition (the side id is not
+// empty), without which SQLite cannot use the (pair_id, side id) index and
+// scans every row of the pair.
 func (s *Store) SideMappings(pairID uint, side string, ids []string) (map[string]*Mapping, error) {
 	out := make(map[string]*Mapping, len(ids))
 	col := idColumn(side)

@@ -72,9 +72,9 @@ func TestMappingsUniquePerSideButManyPending(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second row with b_id b3 was accepted")
 	}
-	m, err := s.MappingsByIDs(p.ID, SideA, []string{"a1", "a3", "zz"})
+	m, err := s.SideMappings(p.ID, SideA, []string{"a1", "a3", "zz"})
 	if err != nil || len(m) != 2 || m["a3"].BID != "b3" {
-		t.Fatalf("MappingsByIDs = %v, %v", m, err)
+		t.Fatalf("SideMappings = %v, %v", m, err)
 	}
 	// Editing a row onto an id already used is refused.
 	row := m["a1"]

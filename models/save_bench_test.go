@@ -1,0 +1,43 @@
+package models
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// BenchmarkSaveMappings10k inserts 10,000 new rows then updates them all,
+// as a first sync does (intent, then completion).
+func BenchmarkSaveMappings10k(b *testing.B) {
+	{
+		{
+			for b.Loop() {
+				b.StopTimer()
+				s, p := openTest(b)
+				ms := make([]*Mapping, 10000)
+				for i := range ms {
+					ms[i] = &Mapping{PairID: p.ID, AID: fmt.Sprintf("contact-%07d.vcf", i), State: StatePending, PendingSide: SideB, Key: fmt.Sprintf("contact-%07d", i)}
+				}
+				b.StartTimer()
+				for start := 0; start < len(ms); start += 100 {
+					batch := ms[start : start+100]
+					if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, batch) }); err != nil {
+						b.Fatal(err)
+					}
+					for i, m := range batch {
+						m.BID = fmt.Sprintf("b-%d.vcf", start+i)
+						m.State, m.PendingSide = StateOK, ""
+						m.AVersion, m.BVersion = "310-1700000000000000000", "311-1700000000000000001"
+						m.Base = map[string]string{"uid": m.Key, "name": "Person", "email": "person@example.com", "phone": "+15551234567", "note": "only in this book"}
+						m.SyncedAt = time.Now()
+					}
+					if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, batch) }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+}
