@@ -103,3 +103,49 @@ func BenchmarkUpdate100of10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreate10k: a first sync into an empty folder, 10,000 creates in
+// Apply calls of 200 (the engine's batch when MaxBatch is 0).
+func BenchmarkCreate10k(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		d, p := newDir(b, benchFields...)
+		writes := make([]connector.Write, 10000)
+		for i := range writes {
+			writes[i] = connector.Write{Op: connector.OpCreate, Fields: map[string]string{
+				"UID": fmt.Sprintf("contact-%07d", i), "FN": fmt.Sprintf("Person %d", i), "N": fmt.Sprintf("%d;Person;;;", i),
+				"EMAIL": fmt.Sprintf("person%d@example.com", i), "TEL": "+15551234567", "BDAY": "1970-01-11",
+				"NOTE": fmt.Sprintf("only in this book %d", i)}}
+		}
+		b.StartTimer()
+		for start := 0; start < len(writes); start += 200 {
+			res, err := d.Apply(ctx, writes[start:start+200])
+			if err != nil || res[199].Err != nil {
+				b.Fatal(err, res[199].Err)
+			}
+		}
+		b.StopTimer()
+		if entries, _ := os.ReadDir(p); len(entries) != 10000 {
+			b.Fatalf("%d files, want 10000", len(entries))
+		}
+		os.RemoveAll(p)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkChanges100k: the listing of a big folder. Creating the folder
+// takes a while, so it runs only with TANDEM_BENCH_BIG=1.
+func BenchmarkChanges100k(b *testing.B) {
+	if os.Getenv("TANDEM_BENCH_BIG") == "" {
+		b.Skip("set TANDEM_BENCH_BIG=1 to run")
+	}
+	d, p := newDir(b, benchFields...)
+	genCards(b, p, 100000)
+	b.ResetTimer()
+	for b.Loop() {
+		ch, err := d.Changes(ctx, "")
+		if err != nil || len(ch.Items) != 100000 {
+			b.Fatalf("%d items, %v", len(ch.Items), err)
+		}
+	}
+}
