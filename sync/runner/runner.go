@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"tandem/models"
@@ -131,6 +133,11 @@ func (r *Runner) RunPair(ctx context.Context, p *models.Pair, opt engine.Options
 		return engine.Result{}, fmt.Errorf("pair %q: %w", p.Name, ErrBusy)
 	}
 	defer r.release(p.ID)
+	unlock, err := r.lockFile(p)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	defer unlock()
 	if err := engine.ValidatePair(p); err != nil {
 		return engine.Result{}, fmt.Errorf("pair %q: %w", p.Name, err)
 	}
@@ -141,6 +148,32 @@ func (r *Runner) RunPair(ctx context.Context, p *models.Pair, opt engine.Options
 	defer a.Close()
 	defer b.Close()
 	return engine.Run(ctx, r.store, p, a, b, opt)
+}
+
+// lockFile holds <data folder>/locks/pair-ID.lock for the run, so the
+// window and a `tandem sync` in another process never run one pair at once.
+func (r *Runner) lockFile(p *models.Pair) (func(), error) {
+	if r.store == nil || r.store.Path == "" {
+		return func() {}, nil
+	}
+	dir := filepath.Join(filepath.Dir(r.store.Path), "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pair %q: lock folder: %w", p.Name, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("pair-%d.lock", p.ID)), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pair %q: lock file: %w", p.Name, err)
+	}
+	ok, err := tryLock(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pair %q: lock file: %w", p.Name, err)
+	}
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("pair %q is being synced by another Tandem process (the window or another tandem sync): %w", p.Name, ErrBusy)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Running reports whether the pair is running in this process.

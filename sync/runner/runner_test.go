@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -205,5 +207,38 @@ func TestTestConnection(t *testing.T) {
 	}
 	if err := r.TestConnection(context.Background(), models.Connection{Name: "Q", Kind: "nope"}, "x"); err == nil {
 		t.Fatal("unknown kind accepted")
+	}
+}
+
+// TestLockFileAcrossProcesses holds the pair's lock file as another process
+// would: the run is refused as busy, and runs again once it is released.
+func TestLockFileAcrossProcesses(t *testing.T) {
+	store := newStore(t)
+	p, a, b := newPair(t, store, "lk", "rt-plain")
+	a.Add(map[string]string{"email": "x@example.com", "name": "X"})
+	r := New(store, secrets.NewMemory())
+	dir := filepath.Join(filepath.Dir(store.Path), "locks")
+	os.MkdirAll(dir, 0o700)
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("pair-%d.lock", p.ID)), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := tryLock(f)
+	if err != nil || !ok {
+		t.Fatalf("take the lock: %v %v", ok, err)
+	}
+	_, err = r.RunPair(context.Background(), p, engine.Options{})
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "another Tandem process") {
+		t.Fatalf("run while another process holds the lock: %v", err)
+	}
+	if b.Len() != 0 {
+		t.Fatal("a refused run wrote")
+	}
+	f.Close()
+	if _, err := r.RunPair(context.Background(), p, engine.Options{}); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if b.Len() != 1 {
+		t.Fatalf("B has %d", b.Len())
 	}
 }
