@@ -2,7 +2,12 @@
 // window; with a subcommand it runs headless (see `tandem help`).
 package main
 
-import "os"
+import (
+	"os"
+
+	// Before Fyne's own init: see the package comment.
+	_ "tandem/cmd/tandem/internal/localefix"
+)
 
 func main() {
 	os.Exit(runCLI(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
