@@ -19,12 +19,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,8 +58,10 @@ type Dir struct {
 	path   string
 	fields []string
 
-	mu       sync.Mutex
-	reserved map[string]bool // file names being created
+	mu        sync.Mutex
+	reserved  map[string]bool // file names being created
+	noUnnamed atomic.Bool     // the folder cannot hold unnamed files (O_TMPFILE)
+	batchSync bool            // one syncfs per round of writes, not one fsync per file
 }
 
 var _ connector.KeyFinder = (*Dir)(nil)
@@ -80,7 +86,7 @@ func Open(cfg connector.Config) (*Dir, error) {
 			return nil, fmt.Errorf("connection %q: %q is not a vCard field (use a property such as EMAIL or TEL, or a part such as N.given or ADR.locality)", cfg.Name, f)
 		}
 	}
-	return &Dir{name: cfg.Name, path: p, fields: append([]string(nil), cfg.Fields...), reserved: map[string]bool{}}, nil
+	return &Dir{name: cfg.Name, path: p, fields: append([]string(nil), cfg.Fields...), reserved: map[string]bool{}, batchSync: batchSync(p)}, nil
 }
 
 func checkDir(name, p string) error {
@@ -124,43 +130,113 @@ func validID(id string) bool {
 	return isCard(id) && !strings.ContainsAny(id, `/\`) && filepath.Base(id) == id
 }
 
-func version(fi fs.FileInfo) string {
-	return strconv.FormatInt(fi.Size(), 10) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+func version(fi fs.FileInfo) string { return versionOf(fi.Size(), fi.ModTime().UnixNano()) }
+
+func versionOf(size, mtime int64) string {
+	var b [40]byte
+	v := strconv.AppendInt(b[:0], size, 10)
+	v = append(v, '-')
+	return string(strconv.AppendInt(v, mtime, 10))
 }
 
-// Changes lists every card with its version, without opening any file.
+// Changes lists every card with its version, without opening any file. The
+// stat calls (one per card, most of the cost) run on a few goroutines.
+// Temporary files of ours left by a killed run are removed on the way.
 func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, error) {
-	entries, err := os.ReadDir(d.path)
+	dir, err := os.Open(d.path)
 	if err != nil {
 		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
 	}
-	items := make([]connector.Item, 0, len(entries))
+	defer dir.Close()
+	entries, err := dir.ReadDir(-1)
+	if err != nil {
+		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	items := make([]connector.Item, len(entries))
+	errs := make([]error, listWorkers)
+	var stale []string
+	var wg sync.WaitGroup
+	per := (len(entries) + listWorkers - 1) / listWorkers
+	if len(entries) < 2048 {
+		per = len(entries)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n[0] == '.' && isTemp(n) {
+			stale = append(stale, n)
+		}
+	}
+	for w := 0; w*per < len(entries); w++ {
+		lo, hi := w*per, min((w+1)*per, len(entries))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = d.stat(ctx, dir, entries[lo:hi], items[lo:hi])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return connector.Changes{}, err
+		}
+	}
+	out := items[:0]
+	for _, it := range items {
+		if it.ID != "" {
+			out = append(out, it)
+		}
+	}
+	d.removeStale(stale)
+	return connector.Changes{Items: out, Full: true, Cursor: ""}, nil
+}
+
+// listWorkers stat the files of a listing: on 2 cores, 10,000 files take
+// 53 ms with lstat one by one, 43 ms with fstatat, 28 ms on 2 goroutines,
+// 26 ms on 4 (the calls block now and then).
+var listWorkers = 4
+
+// stat fills items[i] for the cards among entries (ID "" for the others).
+func (d *Dir) stat(ctx context.Context, dir *os.File, entries []os.DirEntry, items []connector.Item) error {
 	for i, e := range entries {
 		if i%1024 == 0 && ctx.Err() != nil {
-			return connector.Changes{}, ctx.Err()
+			return ctx.Err()
 		}
 		name := e.Name()
 		if !isCard(name) || e.IsDir() {
 			continue
 		}
-		var fi fs.FileInfo
-		if e.Type()&fs.ModeSymlink != 0 {
-			fi, err = os.Stat(filepath.Join(d.path, name))
-		} else {
-			fi, err = e.Info()
-		}
+		size, mtime, regular, err := statIn(dir, d.path, name, e.Type()&fs.ModeSymlink != 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed while listing
 		}
 		if err != nil {
-			return connector.Changes{}, fmt.Errorf("connection %q: cannot read %s: %v", d.name, name, unwrapPath(err))
+			return fmt.Errorf("connection %q: cannot read %s: %v", d.name, name, unwrapPath(err))
 		}
-		if !fi.Mode().IsRegular() {
+		if !regular {
 			continue
 		}
-		items = append(items, connector.Item{ID: name, Version: version(fi)})
+		items[i] = connector.Item{ID: name, Version: versionOf(size, mtime)}
 	}
-	return connector.Changes{Items: items, Full: true, Cursor: ""}, nil
+	return nil
+}
+
+// isTemp tells our temporary files (and those of earlier versions).
+func isTemp(name string) bool {
+	return strings.HasSuffix(name, tempSuffix) || strings.HasPrefix(name, ".tandem-") && strings.HasSuffix(name, ".tmp")
+}
+
+// staleAge: a temporary file of ours older than this was left by a run
+// that was killed (a write keeps one for well under a second).
+const staleAge = time.Minute
+
+// removeStale removes the temporary files of ours older than staleAge.
+func (d *Dir) removeStale(names []string) {
+	for _, n := range names {
+		p := filepath.Join(d.path, n)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleAge {
+			os.Remove(p)
+		}
+	}
 }
 
 // Pool sizes. Reads are bound by the CPU (files are usually cached); writes
@@ -303,21 +379,52 @@ func readAll(f *os.File, size int64) ([]byte, error) {
 	return append(buf[:n], rest...), err
 }
 
+// applyRound is how many writes Apply stages at once (each may hold an open
+// file until its rename).
+const applyRound = 256
+
 // Apply performs the writes, several files at a time; results keep the
 // order of writes.
+//
+// Writes go in rounds of up to applyRound. A round writes every new content
+// where no reader looks (a new card: an unnamed file, O_TMPFILE; an update:
+// a hidden ".<name>.tandem-tmp"), then makes the round durable at once (on
+// Linux one syncfs; elsewhere each file was fsynced), then, after the
+// version re-check, renames (links) each into place, and at the end fsyncs
+// the folder. As with a fsync per file, a reader never sees half a card and
+// a crash never leaves one under its final name; the disk is flushed once a
+// round instead of once a file (10,000 creates: ~3x faster here).
 func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.Result, error) {
 	if err := checkDir(d.name, d.path); err != nil {
 		return nil, fmt.Errorf("%w: %v", connector.ErrUnreachable, err)
 	}
+	dirf, err := os.Open(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connection %q: cannot open the folder %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
+	}
+	defer dirf.Close()
 	results := make([]connector.Result, len(writes))
+	for start := 0; start < len(writes); start += applyRound {
+		end := min(start+applyRound, len(writes))
+		if err := d.applyRound(ctx, dirf, writes[start:end], results[start:end]); err != nil {
+			syncDir(dirf)
+			return nil, err
+		}
+	}
+	syncDir(dirf)
+	return results, nil
+}
+
+func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.Write, results []connector.Result) error {
+	staged := make([]*staged, len(writes))
 	err := forEach(ctx, len(writes), writeWorkers, func(i int) {
 		w := writes[i]
 		var res connector.Result
 		switch w.Op {
 		case connector.OpCreate:
-			res.Record, res.Err = d.create(w.Fields)
+			staged[i], res.Err = d.stageCreate(w.Fields)
 		case connector.OpUpdate:
-			res.Record, res.Err = d.update(w)
+			staged[i], res.Record, res.Err = d.stageUpdate(w)
 		case connector.OpDelete:
 			res.Record, res.Err = d.delete(w)
 		default:
@@ -325,11 +432,225 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 		}
 		results[i] = res
 	})
-	syncDir(d.path)
 	if err != nil {
-		return nil, err
+		for _, s := range staged {
+			if s != nil {
+				s.discard(d)
+			}
+		}
+		return err
 	}
-	return results, nil
+	n := 0
+	for _, s := range staged {
+		if s != nil && !s.synced {
+			n++
+		}
+	}
+	if n > 0 {
+		if err := syncFS(dirf); err != nil {
+			// syncfs failed (or is not there): fsync each file instead; a
+			// file that cannot be made durable is not renamed into place.
+			forEach(context.Background(), len(staged), writeWorkers, func(i int) {
+				if s := staged[i]; s != nil && !s.synced {
+					if err := s.sync(d.path); err != nil {
+						results[i].Err = fmt.Errorf("cannot write %s: %v", s.name, unwrapPath(err))
+						s.discard(d)
+						staged[i] = nil
+					}
+				}
+			})
+		}
+	}
+	forEach(context.Background(), len(staged), writeWorkers, func(i int) {
+		if s := staged[i]; s != nil {
+			rec, err := d.commit(s)
+			if err != nil && rec.ID == "" {
+				rec = s.rec
+			}
+			results[i].Record, results[i].Err = rec, err
+		}
+	})
+	return nil
+}
+
+// staged is a new content of a card, written where no reader looks, waiting
+// to be made durable and renamed into place.
+type staged struct {
+	name   string   // final file name
+	f      *os.File // the unnamed file (O_TMPFILE), open until linked
+	tmp    string   // else the hidden temporary name (closed)
+	fi     fs.FileInfo
+	synced bool // fsynced already (no batch flush needed)
+
+	create bool
+	uid    string           // create: the card's UID (to pick another name)
+	data   []byte           // create: kept to rewrite an unnamed file that cannot be linked
+	rec    connector.Record // update: the card as read (returned on failure)
+	check  func() error     // runs just before the rename
+}
+
+// tempSuffix ends the names of our temporary files (hidden: they start with
+// a dot; never listed as cards).
+const tempSuffix = ".tandem-tmp"
+
+// createTemp creates the hidden file a new content of name is written to:
+// ".<name>.tandem-tmp", or, when that exists (another writer, or one killed
+// less than staleAge ago), ".tandem-<random>.tandem-tmp". O_EXCL: never
+// someone else's file.
+func createTemp(dir, name string) (*os.File, string, error) {
+	tmp := "." + name + tempSuffix
+	for try := 0; ; try++ {
+		if try > 0 || len(tmp) > 255 {
+			tmp = ".tandem-" + strconv.FormatUint(rand.Uint64(), 36) + tempSuffix
+		}
+		f, err := os.OpenFile(filepath.Join(dir, tmp), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, fs.ErrExist) && try < 10 {
+			continue
+		}
+		return f, tmp, err
+	}
+}
+
+// stage writes data for the card name. forceSync fsyncs it even when the
+// round is flushed at once (the round's flush is already over).
+func (d *Dir) stage(name string, data []byte, perm fs.FileMode, create, forceSync bool) (*staged, error) {
+	s := &staged{name: name} // create is set on success (discard then releases the name)
+	fail := func(err error) (*staged, error) {
+		s.discard(d)
+		return nil, fmt.Errorf("cannot write %s: %v", name, unwrapPath(err))
+	}
+	var f *os.File
+	var err error
+	if create && !d.noUnnamed.Load() {
+		f, err = createUnnamed(d.path)
+		if errors.Is(err, errNoUnnamed) {
+			d.noUnnamed.Store(true)
+		} else if err != nil {
+			return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
+		} else {
+			s.f, s.data = f, data
+		}
+	}
+	if f == nil {
+		f, s.tmp, err = createTemp(d.path, name)
+		if err != nil {
+			return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
+		}
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fail(err)
+	}
+	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return fail(err)
+	}
+	if !d.batchSync || forceSync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fail(err)
+		}
+		s.synced = true
+	}
+	if s.f != nil {
+		// mtime and size are final once written (local file systems only
+		// have O_TMPFILE); linking changes neither
+		if s.fi, err = f.Stat(); err != nil {
+			return fail(err)
+		}
+		s.create = create
+		return s, nil
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	// stat the closed file: a network file system may set mtime on close
+	if s.fi, err = os.Lstat(filepath.Join(d.path, s.tmp)); err != nil {
+		return fail(err)
+	}
+	s.create = create
+	return s, nil
+}
+
+// sync fsyncs a staged file (when the round's syncfs failed).
+func (s *staged) sync(dir string) error {
+	if s.f != nil {
+		return s.f.Sync()
+	}
+	f, err := os.OpenFile(filepath.Join(dir, s.tmp), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// discard drops a staged write: closes, removes the temporary file,
+// releases the reserved name.
+func (s *staged) discard(d *Dir) {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	if s.tmp != "" {
+		os.Remove(filepath.Join(d.path, s.tmp))
+		s.tmp = ""
+	}
+	if s.create {
+		d.release(s.name)
+	}
+}
+
+// commit renames (links) a staged write into place, after its check.
+func (d *Dir) commit(s *staged) (connector.Record, error) {
+	defer s.discard(d)
+	if s.check != nil {
+		if err := s.check(); err != nil {
+			return connector.Record{}, err
+		}
+	}
+	for {
+		final := filepath.Join(d.path, s.name)
+		var err error
+		switch {
+		case s.f != nil:
+			err = linkUnnamed(s.f, final)
+		case s.create:
+			err = renameNew(filepath.Join(d.path, s.tmp), final)
+		default:
+			err = os.Rename(filepath.Join(d.path, s.tmp), final)
+		}
+		switch {
+		case err == nil:
+			s.tmp = ""
+			return connector.Record{ID: s.name, Version: version(s.fi), Modified: s.fi.ModTime()}, nil
+		case s.create && errors.Is(err, fs.ErrExist):
+			// another program took the name since it was reserved
+			next, rerr := d.reserve(s.uid)
+			if rerr != nil {
+				return connector.Record{}, rerr
+			}
+			d.release(s.name)
+			s.name = next
+		case errors.Is(err, errNoUnnamed):
+			// no /proc: the unnamed file cannot be linked; write it again
+			// under a temporary name (fsynced: the round's flush is over)
+			d.noUnnamed.Store(true)
+			s.f.Close()
+			s.f = nil
+			ns, err := d.stage(s.name, s.data, s.fi.Mode().Perm(), true, true)
+			if err != nil {
+				return connector.Record{}, err
+			}
+			ns.uid = s.uid
+			s.tmp, s.fi, s.synced = ns.tmp, ns.fi, true
+		default:
+			return connector.Record{}, fmt.Errorf("cannot write %s: %v", s.name, unwrapPath(err))
+		}
+	}
 }
 
 func checkFields(fields map[string]string) error {
@@ -339,25 +660,6 @@ func checkFields(fields map[string]string) error {
 		}
 	}
 	return nil
-}
-
-func (d *Dir) create(fields map[string]string) (connector.Record, error) {
-	if err := checkFields(fields); err != nil {
-		return connector.Record{}, err
-	}
-	card := vcardtext.New(uuid.NewString(), fields)
-	data := card.Bytes()
-
-	name, err := d.reserve(card.Value("UID"))
-	if err != nil {
-		return connector.Record{}, err
-	}
-	defer d.release(name)
-	fi, err := writeAtomic(d.path, name, data, 0o644, nil)
-	if err != nil {
-		return connector.Record{}, err
-	}
-	return connector.Record{ID: name, Version: version(fi), Modified: fi.ModTime()}, nil
 }
 
 // fileBase turns a UID into a safe file name stem.
@@ -413,30 +715,6 @@ func (d *Dir) release(name string) {
 	d.mu.Unlock()
 }
 
-func (d *Dir) update(w connector.Write) (connector.Record, error) {
-	if err := checkFields(w.Fields); err != nil {
-		return connector.Record{ID: w.ID}, err
-	}
-	cf, rec, perm, err := d.readRaw(w.ID)
-	if errors.Is(err, connector.ErrNotFound) {
-		return rec, err
-	}
-	if rec.Version != "" && w.Version != "" && rec.Version != w.Version {
-		return rec, fmt.Errorf("%s: %w", w.ID, connector.ErrVersionMismatch)
-	}
-	if err != nil {
-		return rec, err
-	}
-	if !cf.Apply(w.Fields) {
-		return connector.Record{ID: w.ID, Version: rec.Version, Modified: rec.Modified}, nil
-	}
-	fi, err := writeAtomic(d.path, w.ID, cf.Bytes(), perm, func() error { return d.unchanged(w.ID, rec.Version) })
-	if err != nil {
-		return rec, err
-	}
-	return connector.Record{ID: w.ID, Version: version(fi), Modified: fi.ModTime()}, nil
-}
-
 // unchanged checks, just before a rename, that nobody changed the file
 // since it was read.
 func (d *Dir) unchanged(id, ver string) error {
@@ -476,59 +754,74 @@ func (d *Dir) delete(w connector.Write) (connector.Record, error) {
 	return connector.Record{ID: w.ID}, nil
 }
 
+// stageCreate makes a new card and stages it under a free file name.
+func (d *Dir) stageCreate(fields map[string]string) (*staged, error) {
+	if err := checkFields(fields); err != nil {
+		return nil, err
+	}
+	card := vcardtext.New(uuid.NewString(), fields)
+	uid := card.Value("UID")
+	name, err := d.reserve(uid)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.stage(name, card.Bytes(), 0o644, true, false)
+	if err != nil {
+		d.release(name)
+		return nil, err
+	}
+	s.uid = uid
+	return s, nil
+}
+
+// stageUpdate reads the card, checks its version, applies the fields and
+// stages the result (nil when nothing changes: the result is final then).
+func (d *Dir) stageUpdate(w connector.Write) (*staged, connector.Record, error) {
+	if err := checkFields(w.Fields); err != nil {
+		return nil, connector.Record{ID: w.ID}, err
+	}
+	cf, rec, perm, err := d.readRaw(w.ID)
+	if errors.Is(err, connector.ErrNotFound) {
+		return nil, rec, err
+	}
+	if rec.Version != "" && w.Version != "" && rec.Version != w.Version {
+		return nil, rec, fmt.Errorf("%s: %w", w.ID, connector.ErrVersionMismatch)
+	}
+	if err != nil {
+		return nil, rec, err
+	}
+	if !cf.Apply(w.Fields) {
+		return nil, connector.Record{ID: w.ID, Version: rec.Version, Modified: rec.Modified}, nil
+	}
+	s, err := d.stage(w.ID, cf.Bytes(), perm, false, false)
+	if err != nil {
+		return nil, rec, err
+	}
+	s.rec = rec
+	s.check = func() error { return d.unchanged(w.ID, rec.Version) }
+	return s, rec, nil
+}
+
 // writeAtomic writes data to dir/name through a temporary file in dir
 // (fsync, then rename), so readers never see half a card. check, when set,
 // runs just before the rename; its error cancels the write.
 func writeAtomic(dir, name string, data []byte, perm fs.FileMode, check func() error) (fs.FileInfo, error) {
-	tmp, err := os.CreateTemp(dir, ".tandem-*.tmp")
+	d := &Dir{path: dir, reserved: map[string]bool{}}
+	s, err := d.stage(name, data, perm, false, true)
 	if err != nil {
-		return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
-	}
-	tmpName := tmp.Name()
-	fail := func(err error) (fs.FileInfo, error) {
-		tmp.Close()
-		os.Remove(tmpName)
 		return nil, err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(fmt.Errorf("cannot write %s: %v", name, unwrapPath(err)))
+	s.check = check
+	if _, err := d.commit(s); err != nil {
+		return nil, err
 	}
-	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		return fail(fmt.Errorf("cannot write %s: %v", name, unwrapPath(err)))
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(fmt.Errorf("cannot write %s: %v", name, unwrapPath(err)))
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmpName)
-		return nil, fmt.Errorf("cannot write %s: %v", name, unwrapPath(err))
-	}
-	if check != nil {
-		if err := check(); err != nil {
-			os.Remove(tmpName)
-			return nil, err
-		}
-	}
-	final := filepath.Join(dir, name)
-	if err := os.Rename(tmpName, final); err != nil {
-		os.Remove(tmpName)
-		return nil, fmt.Errorf("cannot write %s: %v", name, unwrapPath(err))
-	}
-	fi, err := os.Stat(final)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read back %s: %v", name, unwrapPath(err))
-	}
-	return fi, nil
+	return s.fi, nil
 }
 
 // syncDir makes renames and removals durable (best effort; not on Windows).
-func syncDir(dir string) {
-	if runtime.GOOS == "windows" {
-		return
-	}
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
+func syncDir(dir *os.File) {
+	if runtime.GOOS != "windows" {
+		dir.Sync()
 	}
 }
 

@@ -434,7 +434,7 @@ func assertNoTemp(t *testing.T, p string) {
 	t.Helper()
 	entries, _ := os.ReadDir(p)
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
+		if strings.HasSuffix(e.Name(), ".tmp") || strings.HasSuffix(e.Name(), tempSuffix) {
 			t.Fatalf("temporary file left: %s", e.Name())
 		}
 	}

@@ -1,0 +1,118 @@
+//go:build linux
+
+package vcarddir
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchSync tells whether the folder at path gets one syncfs per round of
+// writes instead of one fsync per file. Each fsync of a new file is a
+// journal commit (a disk flush); a first sync of 10,000 cards made 10,000
+// of them. Only on local file systems whose syncfs writes back and flushes
+// like fsync does (not network or FUSE ones), and only since Linux 5.8,
+// when syncfs began to report write-back errors: elsewhere the fsync per
+// file stays, so a failed write is never renamed into place unnoticed.
+func batchSync(path string) bool {
+	var st unix.Statfs_t
+	if !syncfsReportsErrors || unix.Statfs(path, &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC, unix.TMPFS_MAGIC:
+		return true
+	}
+	return false
+}
+
+var syncfsReportsErrors = kernelAtLeast(5, 8)
+
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	rel := unix.ByteSliceToString(u.Release[:])
+	parts := strings.SplitN(rel, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// syncFS makes every file written so far on dir's file system durable.
+func syncFS(dir *os.File) error { return unix.Syncfs(int(dir.Fd())) }
+
+// errNoUnnamed: the file system cannot make unnamed files (O_TMPFILE).
+var errNoUnnamed = errors.New("unnamed files not supported")
+
+// createUnnamed makes a file in dir that has no name yet (O_TMPFILE): a
+// crash before linkUnnamed leaves nothing behind, and naming it is one
+// directory operation (a temporary name and a rename are two).
+func createUnnamed(dir string) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+			return nil, errNoUnnamed
+		}
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dir), nil
+}
+
+// linkUnnamed gives an unnamed file its name; it never replaces a file
+// (fs.ErrExist when path is taken). errNoUnnamed when /proc is missing.
+func linkUnnamed(f *os.File, path string) error {
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST):
+		return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+	case errors.Is(err, unix.ENOENT) && !procFD():
+		return errNoUnnamed
+	}
+	return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+}
+
+func procFD() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+}
+
+// renameNew renames a new card into place without replacing a file that
+// appeared under that name meanwhile (fs.ErrExist then).
+func renameNew(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		return os.Rename(from, to) // the file system cannot; as before
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// statIn stats name in the open folder dir (fstatat: no path to walk, ~15%
+// cheaper than lstat of the full path), following a symbolic link if told.
+func statIn(dir *os.File, dirPath, name string, follow bool) (size, mtime int64, regular bool, err error) {
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if follow {
+		flags = 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(dir.Fd()), name, &st, flags); err != nil {
+		return 0, 0, false, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	return st.Size, st.Mtim.Nano(), st.Mode&unix.S_IFMT == unix.S_IFREG, nil
+}
