@@ -233,7 +233,13 @@ func unescape(v string) string {
 	return b.String()
 }
 
+// textEscaper is built once: a Replacer is costly to build and safe to share.
+var textEscaper = strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, ",", `\,`, ";", `\;`)
+
 // escape turns plain text into a vCard text value.
 func escape(v string) string {
-	return strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, ",", `\,`, ";", `\;`).Replace(v)
+	if !strings.ContainsAny(v, "\\\n\r,;") {
+		return v
+	}
+	return textEscaper.Replace(v)
 }
