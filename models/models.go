@@ -1,6 +1,8 @@
 // Package models holds Tandem's persistent state: connections, pairs, the
 // sync mappings (record X in A is record Y in B), runs and per-record history.
 // It knows nothing of connectors, HTTP or Fyne; everything above depends on it.
+//
+// Changing a model or an index? Bump schemaVersion in store.go.
 package models
 
 import "time"

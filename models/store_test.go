@@ -190,3 +190,28 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		t.Fatalf("database not at its path: %v", err)
 	}
 }
+
+func TestReopenSkipsMigrationButKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveConnection(&Connection{Name: "x", Kind: "vcarddir"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v int
+	s.DB.Raw("PRAGMA user_version").Scan(&v)
+	if v != schemaVersion {
+		t.Fatalf("user_version = %d", v)
+	}
+	if c, err := s.ConnectionByName("x"); err != nil || c.Kind != "vcarddir" {
+		t.Fatalf("after reopen: %v %v", c, err)
+	}
+}
