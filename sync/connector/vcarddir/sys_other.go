@@ -4,6 +4,8 @@ package vcarddir
 
 import (
 	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -35,4 +37,49 @@ func statIn(dir *os.File, dirPath, name string, follow bool) (size, mtime int64,
 		return 0, 0, false, err
 	}
 	return fi.Size(), fi.ModTime().UnixNano(), fi.Mode().IsRegular(), nil
+}
+
+// fileInfo is what readIn tells of a file.
+type fileInfo struct {
+	size, mtime int64
+	perm        fs.FileMode
+	regular     bool
+	known       bool // the file was found and stated
+}
+
+// readIn reads name in the folder.
+func readIn(dir *os.File, dirPath, name string) ([]byte, fileInfo, error) {
+	f, err := os.Open(filepath.Join(dirPath, name))
+	if err != nil {
+		return nil, fileInfo{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fileInfo{}, err
+	}
+	fi := fileInfo{size: st.Size(), mtime: st.ModTime().UnixNano(), perm: st.Mode().Perm(), regular: st.Mode().IsRegular(), known: true}
+	if !fi.regular {
+		return nil, fi, nil
+	}
+	data, err := readAll(f, st.Size())
+	return data, fi, err
+}
+
+// readAll reads a file of the given size, in one read call when the size
+// is right (a short read of a regular file is its end).
+func readAll(f *os.File, size int64) ([]byte, error) {
+	buf := make([]byte, size+1)
+	n, err := f.Read(buf)
+	if err == io.EOF {
+		return buf[:0], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n < len(buf) {
+		return buf[:n], nil
+	}
+	rest, err := io.ReadAll(f) // the file grew since the stat
+	return append(buf[:n], rest...), err
 }
