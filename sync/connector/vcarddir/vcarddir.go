@@ -623,7 +623,7 @@ func (d *Dir) commit(s *staged) (connector.Record, error) {
 			return connector.Record{ID: s.name, Version: version(s.fi), Modified: s.fi.ModTime()}, nil
 		case s.create && errors.Is(err, fs.ErrExist):
 			// another program took the name since it was reserved
-			next, rerr := d.reserve(s.uid)
+			next, rerr := d.reserve(s.uid, true)
 			if rerr != nil {
 				return connector.Record{}, rerr
 			}
@@ -678,24 +678,34 @@ func fileBase(uid string) string {
 }
 
 // reserve picks a free file name for a new card: <uid>.vcf, else
-// <uid>-2.vcf, <uid>-3.vcf, ...
-func (d *Dir) reserve(uid string) (string, error) {
+// <uid>-2.vcf, <uid>-3.vcf, ... Names being created in this process are
+// skipped; with check, so are the names of files in the folder (one lstat
+// each). Without, the caller puts the card in place with an operation that
+// fails on a taken name (link), and picks again then.
+func (d *Dir) reserve(uid string, check bool) (string, error) {
 	base := fileBase(uid)
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	for n := 1; n < 10000; n++ {
 		name := base + ".vcf"
 		if n > 1 {
 			name = base + "-" + strconv.Itoa(n) + ".vcf"
 		}
-		if d.reserved[name] {
+		d.mu.Lock()
+		taken := d.reserved[name]
+		if !taken {
+			d.reserved[name] = true
+		}
+		d.mu.Unlock()
+		if taken {
 			continue
+		}
+		if !check {
+			return name, nil
 		}
 		_, err := os.Lstat(filepath.Join(d.path, name))
 		if errors.Is(err, fs.ErrNotExist) {
-			d.reserved[name] = true
 			return name, nil
 		}
+		d.release(name)
 		if err != nil {
 			return "", fmt.Errorf("cannot check %s: %v", name, unwrapPath(err))
 		}
@@ -755,7 +765,10 @@ func (d *Dir) stageCreate(fields map[string]string) (*staged, error) {
 	}
 	card := vcardtext.New(uuid.NewString(), fields)
 	uid := card.Value("UID")
-	name, err := d.reserve(uid)
+	// an unnamed file is linked into place, which fails on a taken name:
+	// no need to look for the name first (an lstat per card)
+	unnamed := !d.noUnnamed.Load()
+	name, err := d.reserve(uid, !unnamed)
 	if err != nil {
 		return nil, err
 	}
@@ -765,6 +778,18 @@ func (d *Dir) stageCreate(fields map[string]string) (*staged, error) {
 		return nil, err
 	}
 	s.uid = uid
+	if unnamed && s.f == nil {
+		// the folder took no unnamed file after all: check the name now
+		if _, err := os.Lstat(filepath.Join(d.path, name)); !errors.Is(err, fs.ErrNotExist) {
+			next, err := d.reserve(uid, true)
+			if err != nil {
+				s.discard(d)
+				return nil, err
+			}
+			d.release(name)
+			s.name = next
+		}
+	}
 	return s, nil
 }
 
