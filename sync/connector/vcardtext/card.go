@@ -71,13 +71,20 @@ func Parse(data []byte) (*Card, error) {
 		unfolded := strings.TrimRight(s[pos:next], "\r\n")
 		pos = next
 		truncated := false
-		for pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
-			next = nextLine(s, pos)
-			if s[next-1] != '\n' {
-				truncated = true // a continuation cut off at the end of the data
+		if pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
+			// a folded line (a photo has thousands of continuations):
+			// one builder, not a string grown per continuation (quadratic)
+			var b strings.Builder
+			b.WriteString(unfolded)
+			for pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
+				next = nextLine(s, pos)
+				if s[next-1] != '\n' {
+					truncated = true // a continuation cut off at the end of the data
+				}
+				b.WriteString(strings.TrimRight(s[pos+1:next], "\r\n"))
+				pos = next
 			}
-			unfolded += strings.TrimRight(s[pos+1:next], "\r\n")
-			pos = next
+			unfolded = b.String()
 		}
 		ln := line{raw: s[start:pos]}
 		if truncated {

@@ -249,3 +249,25 @@ func applyAndCheck(t *testing.T, cf *Card, vals map[string]string, fields []stri
 		t.Fatalf("second Apply changed the bytes:\n%q\n%q", out, again)
 	}
 }
+
+// A line folded thousands of times (a photo) unfolds to the whole value and
+// the card is written back byte for byte.
+func TestLongFoldedLine(t *testing.T) {
+	data := photoCard()
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var photo string
+	for _, ln := range c.lines {
+		if ln.key == "PHOTO" {
+			photo = ln.value
+		}
+	}
+	if want := strings.Repeat("QUJDRA", 200000/6); photo != want {
+		t.Fatalf("PHOTO unfolds to %d bytes, want %d", len(photo), len(want))
+	}
+	if string(c.Bytes()) != string(data) {
+		t.Fatal("the card is not written back as it was")
+	}
+}
