@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -15,10 +16,11 @@ import (
 	"tandem/sync/connector/vcardtext"
 )
 
-// Apply performs writes in order. Updates first read the current cards
-// (addressbook-multiget, BatchSize at a time). When the server refuses the
-// credentials or goes away, Apply stops and returns that error with the
-// results so far (the writes not attempted carry the same error).
+// Apply performs writes, Parallel at a time, results in the writes' order.
+// Updates first read the current cards (addressbook-multiget, BatchSize at
+// a time). When the server refuses the credentials or goes away, Apply
+// starts no further write and returns that error with the results (the
+// writes not attempted carry the same error).
 func (c *conn) Apply(ctx context.Context, writes []connector.Write) ([]connector.Result, error) {
 	book, err := c.addressBook(ctx)
 	if err != nil {
@@ -40,29 +42,96 @@ func (c *conn) Apply(ctx context.Context, writes []connector.Write) ([]connector
 			current[k] = v
 		}
 	}
+	return c.applyAll(ctx, book, writes, current)
+}
+
+// Parallel is the number of writes Apply keeps in flight at once.
+const Parallel = 8
+
+// applyAll runs the writes, up to Parallel at a time (one at a time when
+// two of them name the same card, to keep their order), with each result
+// at its write's index. Once a write fails on credentials, reachability or
+// the context, no further write starts: those not started carry that error
+// (the first such by index), the ones in flight keep their own results.
+func (c *conn) applyAll(ctx context.Context, book *url.URL, writes []connector.Write, current map[string]*fetched) ([]connector.Result, error) {
 	results := make([]connector.Result, len(writes))
-	for i, w := range writes {
-		var rec connector.Record
-		var err error
+	one := func(w connector.Write) (connector.Record, error) {
 		switch w.Op {
 		case connector.OpCreate:
-			rec, err = c.create(ctx, book, w)
+			return c.create(ctx, book, w)
 		case connector.OpUpdate:
-			rec, err = c.update(ctx, book, w, current[w.ID])
+			return c.update(ctx, book, w, current[w.ID])
 		case connector.OpDelete:
-			rec, err = c.remove(ctx, book, w)
-		default:
-			err = fmt.Errorf("unknown write operation %d", w.Op)
+			return c.remove(ctx, book, w)
 		}
-		results[i] = connector.Result{Record: rec, Err: err}
-		if err != nil && (errors.Is(err, connector.ErrAuth) || errors.Is(err, connector.ErrUnreachable) || ctx.Err() != nil) {
-			for j := i + 1; j < len(writes); j++ {
-				results[j] = connector.Result{Record: connector.Record{ID: writes[j].ID}, Err: err}
-			}
-			return results, err
-		}
+		return connector.Record{}, fmt.Errorf("unknown write operation %d", w.Op)
 	}
-	return results, nil
+	fatal := func(err error) bool {
+		return err != nil && (errors.Is(err, connector.ErrAuth) || errors.Is(err, connector.ErrUnreachable) || ctx.Err() != nil)
+	}
+	workers := Parallel
+	if !distinctIDs(writes) {
+		workers = 1
+	}
+	workers = min(workers, len(writes))
+
+	var (
+		mu      sync.Mutex
+		next    int
+		stopped bool
+		stopAt  = len(writes) // index of the first fatal failure
+		wg      sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if stopped || next >= len(writes) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+
+				rec, err := one(writes[i])
+				results[i] = connector.Result{Record: rec, Err: err}
+				if fatal(err) {
+					mu.Lock()
+					stopped = true
+					stopAt = min(stopAt, i)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if stopAt == len(writes) {
+		return results, nil
+	}
+	err := results[stopAt].Err
+	for j := next; j < len(writes); j++ { // never started
+		results[j] = connector.Result{Record: connector.Record{ID: writes[j].ID}, Err: err}
+	}
+	return results, err
+}
+
+// distinctIDs reports whether no two writes name the same existing card
+// (creates name none).
+func distinctIDs(writes []connector.Write) bool {
+	seen := make(map[string]bool, len(writes))
+	for _, w := range writes {
+		if w.Op == connector.OpCreate {
+			continue
+		}
+		if seen[w.ID] {
+			return false
+		}
+		seen[w.ID] = true
+	}
+	return true
 }
 
 func (c *conn) create(ctx context.Context, book *url.URL, w connector.Write) (connector.Record, error) {

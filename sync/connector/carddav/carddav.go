@@ -156,7 +156,7 @@ func (c *conn) Test(ctx context.Context) error {
 }
 
 const propfindBody = xmlHead + `<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop>` +
-	`<D:resourcetype/><D:supported-report-set/><D:getetag/></D:prop></D:propfind>`
+	`<D:resourcetype/><D:supported-report-set/></D:prop></D:propfind>`
 
 // addressBook returns the address book's URL, discovering it once.
 func (c *conn) addressBook(ctx context.Context) (*url.URL, error) {

@@ -32,7 +32,7 @@ func newHTTPClient() *http.Client {
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = 10 * time.Second
 	tr.ResponseHeaderTimeout = 60 * time.Second
-	tr.MaxIdleConnsPerHost = 4
+	tr.MaxIdleConnsPerHost = Parallel
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }
 
