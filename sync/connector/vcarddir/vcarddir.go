@@ -8,9 +8,12 @@
 //
 // Field names are those of package vcardfields ("EMAIL", "N.given", ...).
 // Updates rewrite only the lines of the properties they change; every other
-// byte of the file is kept. Files are written atomically (temporary file in
-// the folder, fsync, rename). A file that does not parse is reported with
-// connector.ErrInvalidRecord and is never rewritten or deleted.
+// byte of the file is kept. Files are written atomically: the new content
+// goes to a file no reader sees (unnamed, or a hidden ".<name>.tandem-tmp"),
+// is made durable (fsync, or on Linux one syncfs for a round of files), and
+// only then renamed into place; see Apply. Temporary files a killed run left
+// are removed by a later listing. A file that does not parse is reported
+// with connector.ErrInvalidRecord and is never rewritten or deleted.
 package vcarddir
 
 import (
