@@ -14,7 +14,7 @@ TEST_PKGS  := radicale gnome-keyring dbus-x11 xvfb
 # Run apt-get as root, or through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test fuzz bench package screenshot fmt vet clean
+.PHONY: all deps test-deps build run test fuzz bench bench-carddav package screenshot fmt vet clean
 
 all: build
 
@@ -68,6 +68,12 @@ bench: build
 	@if [ -x ../shared/bench/vs-vdirsyncer.sh ] || [ -f ../shared/bench/vs-vdirsyncer.sh ]; then \
 		bash ../shared/bench/vs-vdirsyncer.sh ./$(BIN) 10000; \
 	else echo "../shared/bench/vs-vdirsyncer.sh not found; skipping the vdirsyncer comparison"; fi
+	@$(MAKE) --no-print-directory bench-carddav
+
+# vdirsyncer and tandem syncing 2,000 cards into one local Radicale.
+bench-carddav: build
+	$(call apt_ensure,vdirsyncer radicale gnome-keyring dbus-x11 curl)
+	bash sync/connector/carddav/bench/vs-vdirsyncer.sh ./$(BIN) 2000
 
 # A desktop package for this OS (Tandem.tar.xz on Linux, Tandem.app on
 # macOS, Tandem.exe on Windows) from bin/tandem and FyneApp.toml, by the
