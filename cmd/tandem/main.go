@@ -3,12 +3,35 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"runtime/pprof"
 
 	// Before Fyne's own init: see the package comment.
 	_ "tandem/cmd/tandem/internal/localefix"
 )
 
 func main() {
-	os.Exit(runCLI(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(withProfile(func() int { return runCLI(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
+}
+
+// withProfile writes a CPU profile to $TANDEM_CPUPROFILE while fn runs, for
+// finding where a slow sync spends its time (go tool pprof FILE).
+func withProfile(fn func() int) int {
+	path := os.Getenv("TANDEM_CPUPROFILE")
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tandem: cpu profile:", err)
+		return fn()
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem: cpu profile:", err)
+		return fn()
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
