@@ -170,3 +170,43 @@ func readIn(dir *os.File, dirPath, name string) ([]byte, fileInfo, error) {
 		buf = append(buf, make([]byte, len(buf))...)
 	}
 }
+
+// dirtyLimit: syncfs is used only while the system holds less data than
+// this waiting to be written back (Dirty + Writeback in /proc/meminfo):
+// syncfs writes back all of it, not only our cards, and behind a big copy
+// to the same disk it could take minutes where a fsync per card takes
+// seconds.
+const dirtyLimit = 64 << 20
+
+// littleDirty tells whether a syncfs now writes back little besides ours.
+func littleDirty() bool {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return false
+	}
+	n, ok := pendingWriteback(string(data))
+	return ok && n < dirtyLimit
+}
+
+// pendingWriteback sums Dirty and Writeback of a /proc/meminfo text, in
+// bytes; ok is false when either is missing or unreadable.
+func pendingWriteback(meminfo string) (n int64, ok bool) {
+	seen := 0
+	for _, line := range strings.Split(meminfo, "\n") {
+		name, rest, found := strings.Cut(line, ":")
+		if !found || name != "Dirty" && name != "Writeback" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n += kb << 10
+		seen++
+	}
+	return n, seen == 2
+}

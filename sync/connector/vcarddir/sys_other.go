@@ -83,3 +83,5 @@ func readAll(f *os.File, size int64) ([]byte, error) {
 	rest, err := io.ReadAll(f) // the file grew since the stat
 	return append(buf[:n], rest...), err
 }
+
+func littleDirty() bool { return false }

@@ -434,12 +434,13 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 	}
 	if n > 0 {
 		err := errFewFiles
-		if n >= syncfsMin {
+		if n >= syncfsMin && littleDirty() {
 			err = syncFS(dirf)
 		}
 		if err != nil {
-			// few files, or syncfs failed: fsync each file instead; a file
-			// that cannot be made durable is not renamed into place.
+			// few files, much else to write back, or syncfs failed: fsync
+			// each file instead; a file that cannot be made durable is not
+			// renamed into place.
 			forEach(context.Background(), len(staged), writeWorkers, func(i int) {
 				if s := staged[i]; s != nil && !s.synced {
 					if err := s.sync(d.path); err != nil {
@@ -465,7 +466,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 
 // syncfsMin: a round with fewer files to flush fsyncs each instead of one
 // syncfs (which also writes back what other programs left dirty on the
-// file system: not worth it for a few cards).
+// file system: not worth it for a few cards; see also littleDirty).
 const syncfsMin = 8
 
 var errFewFiles = errors.New("few files")
