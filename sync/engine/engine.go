@@ -247,12 +247,24 @@ func (r *runner) progressDone(err error) {
 
 func (r *runner) do() error {
 	r.progress("fetch", 0, 2)
+	// The sides are independent until planning: fetch both at once, so one
+	// side's listing (stat calls, HTTP) overlaps the other's reads.
+	errs := make([]error, len(r.s))
+	var wg sync.WaitGroup
 	for i := range r.s {
-		if err := r.fetch(r.s[i]); err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.fetch(r.s[i])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs { // A's error first: one reason, one line
+		if err != nil {
 			return err
 		}
-		r.progress("fetch", i+1, 2)
 	}
+	r.progress("fetch", 2, 2)
 	if err := r.emptyBrake(); err != nil {
 		return err
 	}
