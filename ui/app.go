@@ -213,7 +213,9 @@ func (u *App) shortcuts() {
 
 func (u *App) demoBanner() fyne.CanvasObject {
 	text := widget.NewRichTextFromMarkdown(fmt.Sprintf(
-		"**This is a demo.** Tandem is syncing two local vCard folders it created in `%s`. "+
+		// Two short paragraphs: Fyne's word wrap breaks badly next to a
+		// code span or bold text in the middle of a long line.
+		"**This is a demo.** Tandem is syncing two local vCard folders it created in `%s`\n\n"+
 			"To sync your real address books or CRM, set up both sides under **Connections** and the field map under **Fields**.", u.d.DataDir))
 	text.Wrapping = fyne.TextWrapWord
 	setup := widget.NewButtonWithIcon("Set up connections", theme.NavigateNextIcon(), func() { u.ShowView(ViewConnections) })
