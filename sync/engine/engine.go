@@ -391,7 +391,8 @@ func (r *runner) get(s *sideState, ids []string) (map[string]*rec, error) {
 func (r *runner) convert(s *sideState, cr connector.Record) *rec {
 	rc := &rec{id: cr.ID, version: cr.Version, modified: cr.Modified}
 	if cr.Err != nil {
-		rc.err = fmt.Errorf("record %s of %s could not be read: %v", cr.ID, s.label, cr.Err)
+		// The connector's error already names the record and what is wrong.
+		rc.err = fmt.Errorf("%s: %v", s.label, cr.Err)
 		return rc
 	}
 	rc.vals = make(map[string]string, len(r.pair.Fields))
