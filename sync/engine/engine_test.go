@@ -557,6 +557,30 @@ func TestDirections(t *testing.T) {
 	e.noWrites()
 }
 
+// A survivor's local value of a one-way field it does not own is not an
+// edit that should undo the other side's delete.
+func TestDeleteNotUndoneByOneWayFieldEdit(t *testing.T) {
+	fs := testFields()
+	fs[1].Direction = models.DirAToB // name: A is the source
+	e := newEnv(t, envOpt{fields: fs, deletes: models.DeletePropagate, share: 1})
+	e.a.Add(map[string]string{"EMAIL": "stay@x.org"})
+	aid, bid := e.firstSync(map[string]string{"EMAIL": "k@x.org", "FN": "Kay"}, nil)
+	e.b.Set(bid, map[string]string{"name": "Kay (B's own)"})
+	e.a.Remove(aid)
+	res := e.sync(Options{})
+	if res.Deleted != 1 || res.Created != 0 || e.b.Fields(bid) != nil || e.a.Len() != 1 {
+		t.Fatalf("B's copy of an a-to-b field revived the record: %+v, A has %d", res, e.a.Len())
+	}
+	// An edit of a field B owns still wins over the delete.
+	aid2, bid2 := e.firstSync(map[string]string{"EMAIL": "m@x.org", "FN": "Em"}, nil)
+	e.b.Set(bid2, map[string]string{"email": "m2@x.org"})
+	e.a.Remove(aid2)
+	res = e.sync(Options{})
+	if res.Deleted != 0 || res.Created != 1 || e.b.Fields(bid2) == nil {
+		t.Fatalf("edit toward A did not beat the delete: %+v", res)
+	}
+}
+
 func TestConversionErrorIsPerRecord(t *testing.T) {
 	e := newEnv(t, envOpt{a: memory.Options{Incremental: true}})
 	bad := e.a.Add(map[string]string{"EMAIL": "o@x.org", "BDAY": "12th of never"})

@@ -562,7 +562,7 @@ func (r *runner) plan(u *unit) {
 			continue
 		}
 		y := 1 - x
-		if u.rec[y] != nil && differs(r.pair.Fields, u.rec[y].vals, u.row.Base) {
+		if u.rec[y] != nil && editedToward(r.pair.Fields, u.rec[y].vals, u.row.Base, x) {
 			u.detail = "edited on " + r.s[y].label + " after it was deleted on " + r.s[x].label + ": the edit wins"
 			r.planCreate(u, x, u.rec[y])
 			return
@@ -596,9 +596,12 @@ func (r *runner) version(u *unit, i int) string {
 	return sideVersion(u.row, i)
 }
 
-func differs(fields []models.Field, vals, base map[string]string) bool {
+// editedToward reports whether vals differ from base in a field that may
+// flow to side t. A survivor's local value of a one-way field it does not own
+// (B's copy of an a-to-b field) is not an edit that should undo a delete.
+func editedToward(fields []models.Field, vals, base map[string]string, t int) bool {
 	for _, f := range fields {
-		if vals[f.Name] != base[f.Name] {
+		if canWrite(f, t) && vals[f.Name] != base[f.Name] {
 			return true
 		}
 	}
