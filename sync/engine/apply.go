@@ -185,6 +185,24 @@ func orNew(id string) string {
 // retryUnit handles a 412 (read both sides again, merge again, write once
 // more) or an AlreadyExists on create (link to the existing record).
 func (r *runner) retryUnit(u *unit) error {
+	// A side already written in this unit now holds the merged values of
+	// the fields written to it. Merge again against those values, or they
+	// would look like that side's own edits and fight the newest change
+	// that made the other side's write fail.
+	for i := range u.ws {
+		if u.ws[i] != wDone || u.w[i] == nil || u.w[i].Op != connector.OpUpdate {
+			continue
+		}
+		base := make(map[string]string, len(u.row.Base)+len(u.wf[i]))
+		for k, v := range u.row.Base {
+			base[k] = v
+		}
+		for _, f := range u.wf[i] {
+			base[f] = u.newBase[f]
+		}
+		u.row.Base = base
+		setSideVersion(u.row, i, u.ver[i])
+	}
 	u.retry, u.retried = false, true
 	u.w, u.ws, u.wf, u.ver = [2]*connector.Write{}, [2]int{}, [2][]string{}, [2]string{}
 	if u.exists != "" {

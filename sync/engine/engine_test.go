@@ -677,6 +677,33 @@ func TestVersionMismatchRetry(t *testing.T) {
 	}
 }
 
+// A 412 on B after A was already written: the retry must not take A's new
+// values (which came from B) for A's own edits and undo B's newest change.
+func TestVersionMismatchAfterOtherSideWritten(t *testing.T) {
+	e := newEnv(t, envOpt{conflict: models.ConflictAWins, b: memory.Options{Conditional: true}})
+	aid, bid := e.firstSync(map[string]string{"EMAIL": "ann@x.org", "FN": "Ann", "TEL": "+1"}, nil)
+	e.a.Set(aid, map[string]string{"TEL": "+2"})
+	e.b.Set(bid, map[string]string{"name": "Anna"})
+	hits := 0
+	e.b.BeforeApply(func(ws []connector.Write) {
+		if hits == 0 {
+			e.b.Set(bid, map[string]string{"name": "Annabel"}) // the person edits again
+		}
+		hits++
+	})
+	res := e.sync(Options{})
+	if res.Errors != 0 || res.Conflicts != 0 {
+		t.Fatalf("%+v", res)
+	}
+	wantField(t, e.a, aid, "FN", "Annabel")
+	wantField(t, e.b, bid, "name", "Annabel")
+	wantField(t, e.a, aid, "TEL", "+2")
+	wantField(t, e.b, bid, "phone", "+2")
+	e.resetCounters()
+	e.sync(Options{})
+	e.noWrites()
+}
+
 func TestAlreadyExistsLinks(t *testing.T) {
 	e := newEnv(t, envOpt{b: memory.Options{UniqueField: "email"}})
 	aid := e.a.Add(map[string]string{"EMAIL": "u@x.org", "FN": "Uma"})
