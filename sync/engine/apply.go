@@ -378,7 +378,8 @@ func (r *runner) outcome(u *unit, run *models.Run) (saves []*models.Mapping, del
 		m.PendingSide = ""
 		m.SyncedAt = r.now
 		m.Base = u.newBase
-		if k := normKey(u.newBase[r.pair.Key]); k != "" {
+		// A content key only serves until the record is mapped.
+		if k := normKey(u.newBase[r.pair.Key]); k != "" || strings.HasPrefix(m.Key, contentPrefix) {
 			m.Key = k
 		}
 		saves = append(saves, m)

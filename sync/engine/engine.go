@@ -58,6 +58,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -405,7 +407,43 @@ func (r *runner) convert(s *sideState, cr connector.Record) *rec {
 		rc.vals[f.Name] = v
 	}
 	rc.key = normKey(rc.vals[r.pair.Key])
+	if rc.key == "" {
+		rc.key = contentKey(r.pair.Fields, rc.vals)
+	}
 	return rc
+}
+
+// contentPrefix marks a key made from a record's content.
+const contentPrefix = "content:"
+
+// contentKey stands in for an empty key: a digest of the values of the
+// fields that are written both ways (the ones a created copy carries). Two
+// records with no key but the same content match, and a pending create of
+// a keyless record can still be found after a crash, so it is never made
+// twice. A record with no such values at all has no key.
+func contentKey(fields []models.Field, vals map[string]string) string {
+	h := sha256.New()
+	empty := true
+	for _, f := range fields {
+		if f.Direction != "" && f.Direction != models.DirBoth {
+			continue
+		}
+		v := strings.TrimSpace(vals[f.Name])
+		empty = empty && v == ""
+		fmt.Fprintf(h, "%s\x00%s\x00", f.Name, v)
+	}
+	if empty {
+		return ""
+	}
+	return contentPrefix + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// describeKey names a key in messages.
+func describeKey(k string) string {
+	if strings.HasPrefix(k, contentPrefix) {
+		return "content (and no key value)"
+	}
+	return fmt.Sprintf("key %q", k)
 }
 
 func normKey(v string) string { return strings.ToLower(strings.TrimSpace(v)) }

@@ -840,7 +840,7 @@ func TestDuplicateKeysOnOneSide(t *testing.T) {
 	if e.linked(first) == "" {
 		t.Fatal("first not synced")
 	}
-	if m := e.rowFor("a", second); m.State != models.StateError || !strings.Contains(m.LastError, "duplicate key") {
+	if m := e.rowFor("a", second); m.State != models.StateError || !strings.Contains(m.LastError, "duplicate") || !strings.Contains(m.LastError, `key "dup@x.org"`) {
 		t.Fatalf("%+v", m)
 	}
 	e.sync(Options{})
@@ -849,14 +849,22 @@ func TestDuplicateKeysOnOneSide(t *testing.T) {
 	}
 }
 
-func TestEmptyKeyCreates(t *testing.T) {
+func TestEmptyKeyMatchesByContent(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	aid := e.a.Add(map[string]string{"FN": "No Mail"})
+	same := e.b.Add(map[string]string{"name": "No Mail"})
+	other := e.a.Add(map[string]string{"FN": "Other", "TEL": "+5"})
 	res := e.sync(Options{})
-	if res.Created != 1 || !strings.Contains(res.Actions[0].Detail, "empty key") {
-		t.Fatalf("%+v", res)
+	if res.Created != 1 || e.linked(aid) != same || e.b.Len() != 2 {
+		t.Fatalf("%+v, B has %d", res, e.b.Len())
 	}
-	wantField(t, e.b, e.linked(aid), "name", "No Mail")
+	wantField(t, e.b, e.linked(other), "name", "Other")
+	if m := e.rowFor("a", aid); m.Key != "" || m.State != models.StateOK {
+		t.Fatalf("a mapped keyless row keeps no key: %+v", m)
+	}
+	e.resetCounters()
+	e.sync(Options{})
+	e.noWrites()
 }
 
 func TestWriteErrorHoldsIncrementalCursor(t *testing.T) {
@@ -1026,6 +1034,10 @@ func TestKilledAtAnyApplyConverges(t *testing.T) {
 				}
 				e.a.Add(map[string]string{"EMAIL": "both@x.org", "FN": "from A"})
 				e.b.Add(map[string]string{"email": "both@x.org", "phone": "+1"})
+				// No key value: matched and resolved by content.
+				e.a.Add(map[string]string{"FN": "Keyless A1"})
+				e.a.Add(map[string]string{"FN": "Keyless A2", "TEL": "+9"})
+				e.b.Add(map[string]string{"name": "Keyless B"})
 				calls := 0
 				fa := &flaky{Conn: e.a, calls: &calls, n: n, done: done}
 				fb := &flaky{Conn: e.b, calls: &calls, n: n, done: done}
@@ -1034,11 +1046,19 @@ func TestKilledAtAnyApplyConverges(t *testing.T) {
 					t.Fatalf("calls %d, err %v", calls, err)
 				}
 				e.sync(Options{})
-				if e.a.Len() != 15 || e.b.Len() != 15 {
-					t.Fatalf("A %d, B %d records; want 15 each", e.a.Len(), e.b.Len())
+				if e.a.Len() != 18 || e.b.Len() != 18 {
+					t.Fatalf("A %d, B %d records; want 18 each", e.a.Len(), e.b.Len())
+				}
+				for _, name := range []string{"Keyless A1", "Keyless A2", "Keyless B"} {
+					if len(e.a.FindAll("FN", name)) != 1 || len(e.b.FindAll("name", name)) != 1 {
+						t.Fatalf("%s: A %v, B %v", name, e.a.FindAll("FN", name), e.b.FindAll("name", name))
+					}
 				}
 				for _, id := range e.a.IDs() {
 					em := e.a.Fields(id)["EMAIL"]
+					if em == "" {
+						continue
+					}
 					if ids := e.b.FindAll("email", em); len(ids) != 1 || e.linked(id) != ids[0] {
 						t.Fatalf("%s: B ids %v, linked %q", em, ids, e.linked(id))
 					}

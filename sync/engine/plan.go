@@ -279,7 +279,7 @@ func (r *runner) findByKey(s *sideState, key string, self *models.Mapping) (*rec
 		}
 	}
 	kf, ok := s.conn.(connector.KeyFinder)
-	if !ok {
+	if !ok || strings.HasPrefix(key, contentPrefix) { // a content key is no field value to look up
 		return nil, nil
 	}
 	native, err := s.fromC[r.pair.Key].FromCanonical(key)
@@ -331,7 +331,7 @@ func (r *runner) matchUnmapped() error {
 			case first[i][rc.key] != nil:
 				u := r.newUnit(r.oneSided(i, rc))
 				u.rec[i] = rc
-				u.fail(fmt.Errorf("duplicate key %q: record %s of %s has the same key as %s; it was not synced", rc.key, rc.id, s.label, first[i][rc.key].id), i)
+				u.fail(fmt.Errorf("duplicate: record %s of %s has the same %s as %s; it was not synced", rc.id, s.label, describeKey(rc.key), first[i][rc.key].id), i)
 			default:
 				first[i][rc.key] = rc
 				rest[i] = append(rest[i], rc)
@@ -395,7 +395,7 @@ func (r *runner) matchUnmapped() error {
 				if isLinked(m) {
 					u := r.newUnit(r.oneSided(i, rc))
 					u.rec[i] = rc
-					u.fail(fmt.Errorf("duplicate key %q: record %s of %s has the key of a mapped record (A %s, B %s); it was not synced", rc.key, rc.id, r.s[i].label, m.AID, m.BID), i)
+					u.fail(fmt.Errorf("duplicate: record %s of %s has the same %s as a mapped record (A %s, B %s); it was not synced", rc.id, r.s[i].label, describeKey(rc.key), m.AID, m.BID), i)
 					decided = true
 					break
 				}
