@@ -63,7 +63,7 @@ fuzz:
 	done
 
 bench: build
-	$(GO) test -tags $(TAGS) -run='^$$' -bench=. -benchmem ./models/... ./sync/...
+	$(GO) test -tags $(TAGS) -run='^$$' -bench=. -benchmem ./models/... ./sync/... ./ui/...
 	$(call apt_ensure,vdirsyncer)
 	@if [ -x ../shared/bench/vs-vdirsyncer.sh ] || [ -f ../shared/bench/vs-vdirsyncer.sh ]; then \
 		bash ../shared/bench/vs-vdirsyncer.sh ./$(BIN) 10000; \
