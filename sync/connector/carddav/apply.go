@@ -275,14 +275,9 @@ func (c *conn) FindByField(ctx context.Context, field, value string) ([]connecto
 		`<C:filter><C:prop-filter name="` + xmlText(prop) + `">` +
 		`<C:text-match collation="i;unicode-casemap" match-type="contains">` + xmlText(value) + `</C:text-match>` +
 		`</C:prop-filter></C:filter></C:addressbook-query>`
-	resp, err := c.expect(ctx, request{method: "REPORT", url: book.String(), body: []byte(body),
-		header: map[string]string{"Depth": "1"}}, http.StatusMultiStatus)
+	entries, err := c.multistatus(ctx, "REPORT", book, "1", body)
 	if err != nil {
 		return nil, err
-	}
-	entries, _, err := parseMultistatus(resp.body, resp.url)
-	if err != nil {
-		return nil, fmt.Errorf("CardDAV server for %q: %v", c.name, err)
 	}
 	var out []connector.Record
 	for _, e := range entries {

@@ -128,14 +128,9 @@ func (c *conn) syncCollection(ctx context.Context, bookURL *url.URL, token strin
 // etagListing lists every card with its etag (PROPFIND Depth 1).
 func (c *conn) etagListing(ctx context.Context, book *url.URL) ([]connector.Item, error) {
 	body := xmlHead + `<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
-	resp, err := c.expect(ctx, request{method: "PROPFIND", url: book.String(), body: []byte(body),
-		header: map[string]string{"Depth": "1"}}, http.StatusMultiStatus)
+	entries, err := c.multistatus(ctx, "PROPFIND", book, "1", body)
 	if err != nil {
 		return nil, err
-	}
-	entries, _, err := parseMultistatus(resp.body, resp.url)
-	if err != nil {
-		return nil, fmt.Errorf("CardDAV server for %q: %v", c.name, err)
 	}
 	items := make([]connector.Item, 0, len(entries))
 	for _, e := range entries {
@@ -199,14 +194,9 @@ func (c *conn) multiget(ctx context.Context, book *url.URL, ids []string) (map[s
 	if n == 0 {
 		return out, nil
 	}
-	resp, err := c.expect(ctx, request{method: "REPORT", url: book.String(), body: []byte(b.String()),
-		header: map[string]string{"Depth": "1"}}, http.StatusMultiStatus)
+	entries, err := c.multistatus(ctx, "REPORT", book, "1", b.String())
 	if err != nil {
 		return nil, err
-	}
-	entries, _, err := parseMultistatus(resp.body, resp.url)
-	if err != nil {
-		return nil, fmt.Errorf("CardDAV server for %q: %v", c.name, err)
 	}
 	for _, e := range entries {
 		id := idOf(book, e.path)

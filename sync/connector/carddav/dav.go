@@ -144,6 +144,20 @@ func (c *conn) send(ctx context.Context, r request) (*response, error) {
 
 // expect sends and turns any status outside want into an error (auth and
 // unavailability typed, the rest a *statusError).
+// multistatus sends a PROPFIND or REPORT and parses its 207 answer.
+func (c *conn) multistatus(ctx context.Context, method string, u *url.URL, depth, body string) ([]entry, error) {
+	resp, err := c.expect(ctx, request{method: method, url: u.String(), body: []byte(body),
+		header: map[string]string{"Depth": depth}}, http.StatusMultiStatus)
+	if err != nil {
+		return nil, err
+	}
+	entries, _, err := parseMultistatus(resp.body, resp.url)
+	if err != nil {
+		return nil, fmt.Errorf("CardDAV server for %q: %v", c.name, err)
+	}
+	return entries, nil
+}
+
 func (c *conn) expect(ctx context.Context, r request, want ...int) (*response, error) {
 	resp, err := c.send(ctx, r)
 	if err != nil {
