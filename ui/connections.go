@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -39,6 +40,7 @@ type connForm struct {
 	save     *widget.Button
 	test     *widget.Button
 	kinds    []connector.Kind
+	busyMu   sync.Mutex
 	busy     chan struct{} // closed when background work ends (tests)
 }
 
@@ -63,9 +65,30 @@ func (v *ConnectionsView) Load() {
 	if p == nil {
 		return
 	}
-	for _, s := range v.sides {
-		s.load(v.model.Form(p, s.side))
+	forms := make([]vm.ConnForm, len(v.sides))
+	for i, s := range v.sides {
+		forms[i] = v.model.Form(p, s.side)
+		s.load(forms[i])
 	}
+	// One background read for both sides: the keyring may be slow, and one
+	// goroutine touching the widgets keeps the test driver race-free.
+	done := make(chan struct{})
+	for _, s := range v.sides {
+		s.setBusy(done)
+		s.secState.SetText("")
+	}
+	go func() {
+		defer close(done)
+		states := make([]string, len(forms))
+		for i, c := range forms {
+			states[i] = v.model.SecretState(c)
+		}
+		fyne.DoAndWait(func() {
+			for i, s := range v.sides {
+				s.secState.SetText(states[i])
+			}
+		})
+	}()
 }
 
 func newConnForm(v *ConnectionsView, side string) *connForm {
@@ -108,6 +131,7 @@ func (f *connForm) kindByLabel(l string) (connector.Kind, bool) {
 	return connector.Kind{}, false
 }
 
+// load fills the form; the caller reads the secret state (Load does both sides).
 func (f *connForm) load(c vm.ConnForm) {
 	for _, k := range f.kinds {
 		if k.Name == c.Kind {
@@ -120,18 +144,16 @@ func (f *connForm) load(c vm.ConnForm) {
 	}
 	f.secret.SetText("")
 	f.result.SetText("")
-	f.state(c)
 }
 
 // state reads, off the UI goroutine, whether a secret is stored.
 func (f *connForm) state(c vm.ConnForm) {
 	f.secState.SetText("")
-	done := make(chan struct{})
-	f.busy = done
+	done := f.startBusy()
 	go func() {
 		defer close(done)
 		s := f.v.model.SecretState(c)
-		fyne.Do(func() { f.secState.SetText(s) })
+		fyne.DoAndWait(func() { f.secState.SetText(s) })
 	}()
 }
 
@@ -201,8 +223,7 @@ func (f *connForm) doSave() {
 	c := f.value()
 	f.save.Disable()
 	f.say(true, "Saving…")
-	done := make(chan struct{})
-	f.busy = done
+	done := f.startBusy()
 	// The keyring may take up to its timeout: never on the UI goroutine.
 	go func() {
 		defer close(done)
@@ -229,8 +250,7 @@ func (f *connForm) doTest() {
 	c := f.value()
 	f.test.Disable()
 	f.say(true, "Testing…")
-	done := make(chan struct{})
-	f.busy = done
+	done := f.startBusy()
 	go func() {
 		defer close(done)
 		err := f.v.model.Test(context.Background(), c, TestTimeout)
@@ -245,9 +265,35 @@ func (f *connForm) doTest() {
 	}()
 }
 
-// wait blocks until the form's background work ends (tests).
+// startBusy records new background work; its channel closes when it ends.
+func (f *connForm) startBusy() chan struct{} {
+	done := make(chan struct{})
+	f.setBusy(done)
+	return done
+}
+
+func (f *connForm) setBusy(done chan struct{}) {
+	f.busyMu.Lock()
+	f.busy = done
+	f.busyMu.Unlock()
+}
+
+// wait blocks until the form's background work ends, including work that
+// work started on its way out (a save refreshes the secret state) (tests).
 func (f *connForm) wait() {
-	if f.busy != nil {
-		<-f.busy
+	for {
+		f.busyMu.Lock()
+		b := f.busy
+		f.busyMu.Unlock()
+		if b == nil {
+			return
+		}
+		<-b
+		f.busyMu.Lock()
+		same := f.busy == b
+		f.busyMu.Unlock()
+		if same {
+			return
+		}
 	}
 }

@@ -99,6 +99,7 @@ func TestLockedKeyringIsAClearMessageAndNothingIsSaved(t *testing.T) {
 	defer w.Close()
 	v.Load()
 	f := v.sides[0]
+	f.wait()
 	f.kind.SetSelected("HubSpot contacts")
 	f.name.SetText("CRM")
 	f.secret.SetText("token-123")
