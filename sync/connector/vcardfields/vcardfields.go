@@ -200,6 +200,13 @@ func splitComponents(v string) []string {
 			i++
 			continue
 		}
+		if c == '\\' {
+			// A dangling backslash ends the value: keep it as an escaped
+			// backslash (it reads the same), or joining the components
+			// again would escape the next separator.
+			cur.WriteString(`\\`)
+			continue
+		}
 		if c == ';' {
 			out = append(out, cur.String())
 			cur.Reset()

@@ -183,3 +183,14 @@ func TestWholeStructured(t *testing.T) {
 		t.Errorf("N raw %q, given %q", c.Value("N"), Value(c, "N.given"))
 	}
 }
+
+// A value ending in a lone backslash (malformed, but seen in the wild) must not
+// swallow the separator when another component is set.
+func TestDanglingBackslashKeepsComponents(t *testing.T) {
+	card := vcard.Card{"N": {{Value: `Smith\`, Params: vcard.Params{}}}}
+	Apply(card, map[string]string{"N.given": "a;b"})
+	got := Read(card, []string{"N.family", "N.given"})
+	if got["N.family"] != `Smith\` || got["N.given"] != "a;b" {
+		t.Fatalf("got %q from %q", got, card["N"][0].Value)
+	}
+}
