@@ -6,7 +6,10 @@ GO        ?= go
 TAGS      := migrated_fynedo
 BIN       := bin/tandem
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
-FUZZTIME  ?= 5s
+# A count, not a duration: a duration -fuzztime can fail with "context
+# deadline exceeded" and no crasher (Go's fuzz coordinator, golang/go#75804,
+# fixed in Go 1.27). 20000 inputs take 1-3 s per target here.
+FUZZTIME  ?= 20000x
 
 BUILD_PKGS := gcc pkg-config libgl1-mesa-dev xorg-dev
 TEST_PKGS  := radicale gnome-keyring dbus-x11 xvfb

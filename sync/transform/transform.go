@@ -216,11 +216,22 @@ func (p phone) ToCanonical(v string) (string, error) {
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", fmt.Errorf("field %q: %s is not a phone number", p.name, shape(v))
 	}
+	out := formatE164(num)
+	// Some impossible-in-practice inputs (e.g. "+310000000": a national
+	// number of zeros) lose a digit on every pass through the library; a
+	// canonical value must read back as itself, or every run would see an edit.
+	if again, err := phonenumbers.Parse(out, p.region); err != nil || formatE164(again) != out {
+		return "", fmt.Errorf("field %q: %s is not a phone number", p.name, shape(v))
+	}
+	return out, nil
+}
+
+func formatE164(num *phonenumbers.PhoneNumber) string {
 	out := phonenumbers.Format(num, phonenumbers.E164)
 	if ext := num.GetExtension(); ext != "" {
 		out += ";ext=" + ext
 	}
-	return out, nil
+	return out
 }
 
 func (p phone) FromCanonical(v string) (string, error) { return v, nil }
