@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"database/sql"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +19,6 @@ const (
 	SideA = "a"
 	SideB = "b"
 )
-
-// batchSize keeps bulk statements fast and under SQLite's parameter limit.
-// The driver compiles every statement anew, so fewer, larger statements
-// win up to about this size (BenchmarkSaveMappings10k).
-const batchSize = 100
 
 func idColumn(side string) string {
 	if side == SideB {
@@ -66,123 +60,6 @@ func (s *Store) MappingsByKey(pairID uint, keys []string) ([]*Mapping, error) {
 		out = append(out, ms...)
 	}
 	return out, nil
-}
-
-// mappingColumns are the columns SaveMappings writes, in order.
-const mappingColumns = "pair_id, a_id, b_id, a_version, b_version, key, base, state, last_error, pending_side, synced_at"
-
-// SaveMappings inserts or updates mappings in batches inside tx. It writes
-// plain multi-row SQL rather than going through gorm's reflection, which
-// cost more than SQLite itself on a first sync of 10,000 records. New rows
-// (ID 0) get their ids back. "OR ROLLBACK": a constraint failure aborts the
-// whole transaction (Write rolls back anyway), which spares SQLite a
-// statement journal per statement.
-func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
-	var fresh, old []*Mapping
-	for _, m := range ms {
-		if m.ID == 0 {
-			fresh = append(fresh, m)
-		} else {
-			old = append(old, m)
-		}
-	}
-	for start := 0; start < len(old); start += batchSize {
-		if err := upsertMappings(tx, old[start:min(start+batchSize, len(old))]); err != nil {
-			return err
-		}
-	}
-	for start := 0; start < len(fresh); start += batchSize {
-		if err := insertMappings(tx, fresh[start:min(start+batchSize, len(fresh))]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func mappingArgs(args []any, m *Mapping) ([]any, error) {
-	base, err := json.Marshal(m.Base)
-	if err != nil {
-		return nil, err
-	}
-	state := m.State
-	if state == "" {
-		state = StateOK
-	}
-	return append(args, m.PairID, m.AID, m.BID, m.AVersion, m.BVersion, m.Key, string(base), state, m.LastError, m.PendingSide, m.SyncedAt), nil
-}
-
-func upsertMappings(tx *gorm.DB, ms []*Mapping) error {
-	var sb strings.Builder
-	sb.WriteString("INSERT OR ROLLBACK INTO mappings (id, " + mappingColumns + ") VALUES ")
-	args := make([]any, 0, len(ms)*12)
-	for i, m := range ms {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, m.ID)
-		var err error
-		if args, err = mappingArgs(args, m); err != nil {
-			return err
-		}
-	}
-	sb.WriteString(" ON CONFLICT(id) DO UPDATE SET ")
-	for i, c := range strings.Split(mappingColumns, ", ") {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(c + "=excluded." + c)
-	}
-	return tx.Exec(sb.String(), args...).Error
-}
-
-// insertMappings inserts new rows and sets their ids. SQLite does not
-// promise RETURNING rows in insert order, so each id is matched back by the
-// row's record id (every row carries at least one, unique per side).
-func insertMappings(tx *gorm.DB, ms []*Mapping) error {
-	var sb strings.Builder
-	sb.WriteString("INSERT OR ROLLBACK INTO mappings (" + mappingColumns + ") VALUES ")
-	args := make([]any, 0, len(ms)*11)
-	bySide := make(map[string]*Mapping, len(ms))
-	for i, m := range ms {
-		if m.AID == "" && m.BID == "" {
-			return errors.New("a mapping needs at least one record id")
-		}
-		if m.AID != "" {
-			bySide["a\x00"+m.AID] = m
-		} else {
-			bySide["b\x00"+m.BID] = m
-		}
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
-		var err error
-		if args, err = mappingArgs(args, m); err != nil {
-			return err
-		}
-	}
-	sb.WriteString(" RETURNING id, a_id, b_id")
-	rows, err := tx.Raw(sb.String(), args...).Rows()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id uint
-		var aID, bID string
-		if err := rows.Scan(&id, &aID, &bID); err != nil {
-			return err
-		}
-		key := "a\x00" + aID
-		if aID == "" {
-			key = "b\x00" + bID
-		}
-		if m := bySide[key]; m != nil {
-			m.ID = id
-		}
-	}
-	return rows.Err()
 }
 
 // DeleteMappings deletes mappings by row id inside tx.
@@ -378,28 +255,6 @@ func (s *Store) StartRun(r *Run) error {
 // FinishRun saves a run's end and counts.
 func (s *Store) FinishRun(r *Run) error {
 	return s.Write(func(tx *gorm.DB) error { return tx.Save(r).Error })
-}
-
-// AddEvents appends history events inside tx (plain multi-row SQL, as
-// SaveMappings, for the same reason).
-func AddEvents(tx *gorm.DB, es []Event) error {
-	for start := 0; start < len(es); start += batchSize {
-		batch := es[start:min(start+batchSize, len(es))]
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO events (run_id, pair_id, at, a_id, b_id, side, action, fields, error) VALUES ")
-		args := make([]any, 0, len(batch)*9)
-		for i, e := range batch {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-			args = append(args, e.RunID, e.PairID, e.At, e.AID, e.BID, e.Side, e.Action, e.Fields, e.Error)
-		}
-		if err := tx.Exec(sb.String(), args...).Error; err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Runs lists a pair's runs, newest first.

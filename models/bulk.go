@@ -1,0 +1,292 @@
+package models
+
+// Bulk writes on the sync engine's hot path (a first sync of 10,000 records
+// writes 20,000 mapping rows and 10,000 events).
+//
+// The driver compiles every statement anew and binds parameters in time
+// quadratic in their number, and gorm's reflection costs more than SQLite
+// itself. So a batch is one short statement with one parameter: the rows as
+// a JSON array of arrays, which SQLite unpacks with json_each (C code, no
+// per-value binding). A batch holding a string that is not valid UTF-8
+// (JSON cannot carry it unchanged; a file name may be anything) goes the
+// slower way: a multi-row INSERT with bound parameters.
+//
+// "OR ROLLBACK": a constraint failure aborts the whole transaction (Write
+// rolls back anyway), which spares SQLite a statement journal per statement.
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// jsonBatch rows go in one statement; boundBatch rows in the fallback (its
+// parameter binding is quadratic, so it stays small).
+const (
+	jsonBatch  = 500
+	boundBatch = 100
+)
+
+// mappingColumns are the columns SaveMappings writes, in order.
+const mappingColumns = "pair_id, a_id, b_id, a_version, b_version, key, base, state, last_error, pending_side, synced_at"
+
+// sqliteTime is how the driver writes a time.Time (its default format):
+// rows written as JSON must read back the same.
+const sqliteTime = "2006-01-02 15:04:05.999999999-07:00"
+
+// SaveMappings inserts or updates mappings in batches inside tx. New rows
+// (ID 0) get their ids back.
+func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
+	var fresh, old []*Mapping
+	for _, m := range ms {
+		if m.ID == 0 {
+			if m.AID == "" && m.BID == "" {
+				return errors.New("a mapping needs at least one record id")
+			}
+			fresh = append(fresh, m)
+		} else {
+			old = append(old, m)
+		}
+	}
+	if err := inBatches(old, func(b []*Mapping) error { return writeMappings(tx, b, true) }); err != nil {
+		return err
+	}
+	return inBatches(fresh, func(b []*Mapping) error { return writeMappings(tx, b, false) })
+}
+
+func inBatches[T any](all []T, fn func([]T) error) error {
+	for start := 0; start < len(all); start += jsonBatch {
+		if err := fn(all[start:min(start+jsonBatch, len(all))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mappingValues are a row's values in mappingColumns order (id first when
+// withID).
+func mappingValues(m *Mapping, withID bool) ([]any, error) {
+	base, err := json.Marshal(m.Base)
+	if err != nil {
+		return nil, err
+	}
+	state := m.State
+	if state == "" {
+		state = StateOK
+	}
+	vals := make([]any, 0, 12)
+	if withID {
+		vals = append(vals, m.ID)
+	}
+	return append(vals, m.PairID, m.AID, m.BID, m.AVersion, m.BVersion, m.Key, string(base), state, m.LastError, m.PendingSide, m.SyncedAt), nil
+}
+
+// writeMappings inserts (withID false: new rows, ids set from RETURNING) or
+// upserts by id one batch.
+func writeMappings(tx *gorm.DB, ms []*Mapping, withID bool) error {
+	rows := make([][]any, len(ms))
+	for i, m := range ms {
+		v, err := mappingValues(m, withID)
+		if err != nil {
+			return err
+		}
+		rows[i] = v
+	}
+	cols := mappingColumns
+	if withID {
+		cols = "id, " + cols
+	}
+	tail := ""
+	if withID {
+		var sb strings.Builder
+		sb.WriteString(" ON CONFLICT(id) DO UPDATE SET ")
+		for i, c := range strings.Split(mappingColumns, ", ") {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(c + "=excluded." + c)
+		}
+		tail = sb.String()
+	} else {
+		tail = " RETURNING id, a_id, b_id"
+	}
+	head := "INSERT OR ROLLBACK INTO mappings (" + cols + ") "
+	if !withID {
+		return insertReturning(tx, ms, rows, head, tail)
+	}
+	return execRows(tx, rows, head, tail)
+}
+
+// insertReturning inserts new rows and sets their ids. SQLite does not
+// promise RETURNING rows in insert order, so each id is matched back by the
+// row's record id (every row carries at least one, unique per side).
+func insertReturning(tx *gorm.DB, ms []*Mapping, rows [][]any, head, tail string) error {
+	bySide := make(map[string]*Mapping, len(ms))
+	for _, m := range ms {
+		if m.AID != "" {
+			bySide["a\x00"+m.AID] = m
+		} else {
+			bySide["b\x00"+m.BID] = m
+		}
+	}
+	for _, part := range split(rows) {
+		query, args := statement(part, head, tail)
+		res, err := tx.Raw(query, args...).Rows()
+		if err != nil {
+			return err
+		}
+		for res.Next() {
+			var id uint
+			var aID, bID string
+			if err := res.Scan(&id, &aID, &bID); err != nil {
+				res.Close()
+				return err
+			}
+			key := "a\x00" + aID
+			if aID == "" {
+				key = "b\x00" + bID
+			}
+			if m := bySide[key]; m != nil {
+				m.ID = id
+			}
+		}
+		err = res.Err()
+		res.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execRows runs an INSERT of rows (one statement per JSON batch, or small
+// bound statements for rows JSON cannot carry).
+func execRows(tx *gorm.DB, rows [][]any, head, tail string) error {
+	for _, part := range split(rows) {
+		query, args := statement(part, head, tail)
+		if err := tx.Exec(query, args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// split returns rows as one part, or in boundBatch parts when some value
+// is not valid UTF-8.
+func split(rows [][]any) [][][]any {
+	if jsonSafe(rows) {
+		return [][][]any{rows}
+	}
+	var out [][][]any
+	for start := 0; start < len(rows); start += boundBatch {
+		out = append(out, rows[start:min(start+boundBatch, len(rows))])
+	}
+	return out
+}
+
+func jsonSafe(rows [][]any) bool {
+	for _, r := range rows {
+		for _, v := range r {
+			if s, ok := v.(string); ok && !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// statement builds the INSERT for rows: "SELECT ... FROM json_each(?)" with
+// one JSON parameter, or a bound VALUES list when a value is not UTF-8. The
+// SELECT form needs its "WHERE true" before an ON CONFLICT clause (SQLite's
+// parsing rule for upserts from a SELECT).
+func statement(rows [][]any, head, tail string) (string, []any) {
+	n := len(rows[0])
+	var sb strings.Builder
+	sb.WriteString(head)
+	if !jsonSafe(rows) {
+		args := make([]any, 0, len(rows)*n)
+		sb.WriteString("VALUES ")
+		for i, r := range rows {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?" + strings.Repeat(",?", n-1) + ")")
+			args = append(args, r...)
+		}
+		sb.WriteString(tail)
+		return sb.String(), args
+	}
+	sb.WriteString("SELECT ")
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString("j.value->>" + strconv.Itoa(i))
+	}
+	sb.WriteString(" FROM json_each(?) AS j WHERE true")
+	sb.WriteString(tail)
+	return sb.String(), []any{string(appendJSONRows(nil, rows))}
+}
+
+// appendJSONRows writes rows as a JSON array of arrays. Values are the
+// types the bulk writers use: strings, unsigned ids, times.
+func appendJSONRows(b []byte, rows [][]any) []byte {
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for k, v := range r {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			switch v := v.(type) {
+			case string:
+				b = appendJSONString(b, v)
+			case uint:
+				b = strconv.AppendUint(b, uint64(v), 10)
+			case time.Time:
+				b = appendJSONString(b, v.Format(sqliteTime))
+			default:
+				panic("models: no JSON form for a bulk value of this type")
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// appendJSONString quotes s (valid UTF-8) for JSON.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// AddEvents appends history events inside tx.
+func AddEvents(tx *gorm.DB, es []Event) error {
+	return inBatches(es, func(batch []Event) error {
+		rows := make([][]any, len(batch))
+		for i, e := range batch {
+			rows[i] = []any{e.RunID, e.PairID, e.At, e.AID, e.BID, e.Side, e.Action, e.Fields, e.Error}
+		}
+		return execRows(tx, rows, "INSERT INTO events (run_id, pair_id, at, a_id, b_id, side, action, fields, error) ", "")
+	})
+}
