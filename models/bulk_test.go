@@ -96,3 +96,41 @@ func TestBulkSpansBatches(t *testing.T) {
 		t.Fatalf("%d rows stored, want %d", n, len(ms))
 	}
 }
+
+// SideVersions returns every mapped id of a side with its version, whatever
+// bytes the ids hold (colons and digits, which the packed form uses, and
+// non-UTF-8), and leaves out the other side's one-sided rows.
+func TestSideVersionsOddIDs(t *testing.T) {
+	s, p := openTest(t)
+	want := map[string]string{
+		"12:34:":         "3:1",
+		"caf\xe9.vcf":    "v\xff",
+		"plain.vcf":      "",
+		"ünï/çødé 1.vcf": "99-1700000000",
+	}
+	var ms []*Mapping
+	i := 0
+	for id, v := range want {
+		ms = append(ms, &Mapping{PairID: p.ID, AID: id, AVersion: v, BID: fmt.Sprintf("b%d", i)})
+		i++
+	}
+	ms = append(ms, &Mapping{PairID: p.ID, BID: "b-only", BVersion: "x"})
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SideVersions(p.ID, SideA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	b, err := s.SideVersions(p.ID, SideB)
+	if err != nil || len(b) != len(want)+1 || b["b-only"] != "x" {
+		t.Fatalf("side B: %q, %v", b, err)
+	}
+	empty, err := s.SideVersions(p.ID+1, SideA)
+	if err != nil || len(empty) != 0 {
+		t.Fatalf("another pair: %q, %v", empty, err)
+	}
+}

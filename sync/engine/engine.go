@@ -297,18 +297,40 @@ func sideErr(s *sideState, what string, err error) error {
 
 // fetch lists a side's changes and reads the records that need a decision.
 func (r *runner) fetch(s *sideState) error {
+	pid := r.pair.ID
+	// A listing that will be full needs every stored version: read them
+	// while the side lists (the store and the side's files or network work
+	// at once).
+	type stored struct {
+		v   map[string]string
+		err error
+	}
+	var early chan stored
+	if !s.caps.Incremental || s.cursor == "" {
+		early = make(chan stored, 1)
+		go func() {
+			v, err := r.store.SideVersions(pid, s.name)
+			early <- stored{v, err}
+		}()
+	}
 	ch, err := s.conn.Changes(r.ctx, s.cursor)
+	var prior stored
+	if early != nil {
+		prior = <-early
+	}
 	if err != nil {
 		return sideErr(s, "list changes", err)
 	}
 	s.ch = ch
-	pid := r.pair.ID
 	var need []connector.Item // items whose content is needed
 	if ch.Full {
-		s.versions, err = r.store.SideVersions(pid, s.name)
-		if err != nil {
-			return err
+		if early == nil { // an incremental side fell back to a full listing
+			prior.v, prior.err = r.store.SideVersions(pid, s.name)
 		}
+		if prior.err != nil {
+			return prior.err
+		}
+		s.versions = prior.v
 		s.mappedCnt = len(s.versions)
 		seen := make(map[string]bool, len(ch.Items))
 		for _, it := range ch.Items {
