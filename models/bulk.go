@@ -17,6 +17,7 @@ package models
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -53,10 +54,104 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 			old = append(old, m)
 		}
 	}
-	if err := inBatches(old, func(b []*Mapping) error { return writeMappings(tx, b, true) }); err != nil {
+	for _, run := range byChange(old) {
+		write := func(b []*Mapping) error { return writeMappings(tx, b, true) }
+		if run.known {
+			write = func(b []*Mapping) error { return updateMappings(tx, b, run.cols) }
+		}
+		if err := inBatches(run.rows, write); err != nil {
+			return err
+		}
+	}
+	if err := inBatches(fresh, func(b []*Mapping) error { return writeMappings(tx, b, false) }); err != nil {
 		return err
 	}
-	return inBatches(fresh, func(b []*Mapping) error { return writeMappings(tx, b, false) })
+	for _, m := range ms {
+		m.stored = m.indexed()
+	}
+	return nil
+}
+
+// changeRun is a stretch of rows, in the caller's order, whose indexed
+// columns changed alike: known rows get an UPDATE of the plain columns and
+// of cols only, so SQLite leaves the other index entries alone (an upsert
+// of every column rewrites every index entry: a 1% sync of 10,000 cards
+// spent 34 ms storing 100 rows, and its checkpoint as long again).
+type changeRun struct {
+	known bool     // the row's stored indexed columns are known
+	cols  []string // indexed columns that changed
+	rows  []*Mapping
+}
+
+func byChange(ms []*Mapping) []changeRun {
+	var out []changeRun
+	sig := ""
+	for _, m := range ms {
+		run := changeRun{known: m.stored != nil}
+		if run.known {
+			now := m.indexed()
+			if now.aID != m.stored.aID {
+				run.cols = append(run.cols, "a_id")
+			}
+			if now.bID != m.stored.bID {
+				run.cols = append(run.cols, "b_id")
+			}
+			if now.key != m.stored.key {
+				run.cols = append(run.cols, "key")
+			}
+			if now.state != m.stored.state {
+				run.cols = append(run.cols, "state")
+			}
+		}
+		s := fmt.Sprint(run.known, run.cols)
+		if len(out) > 0 && s == sig {
+			out[len(out)-1].rows = append(out[len(out)-1].rows, m)
+			continue
+		}
+		sig = s
+		run.rows = []*Mapping{m}
+		out = append(out, run)
+	}
+	return out
+}
+
+// plainCols are the Mapping columns no index covers, in mappingValues order
+// after id, with their position there.
+var plainCols = []struct {
+	name string
+	at   int
+}{{"a_version", 4}, {"b_version", 5}, {"base", 7}, {"last_error", 9}, {"pending_side", 10}, {"synced_at", 11}}
+
+// indexedAt is each indexed column's position in mappingValues (with id).
+var indexedAt = map[string]int{"a_id": 2, "b_id": 3, "key": 6, "state": 8}
+
+// updateMappings updates existing rows' plain columns and the indexed
+// columns in cols. Rows JSON cannot carry take the full upsert.
+func updateMappings(tx *gorm.DB, ms []*Mapping, cols []string) error {
+	rows := make([][]any, len(ms))
+	for i, m := range ms {
+		v, err := mappingValues(m, true)
+		if err != nil {
+			return err
+		}
+		rows[i] = v
+	}
+	if !jsonSafe(rows) {
+		return writeMappings(tx, ms, true)
+	}
+	var sb strings.Builder
+	sb.WriteString("UPDATE OR ROLLBACK mappings SET ")
+	for i, c := range plainCols {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(c.name + " = j.value->>" + strconv.Itoa(c.at))
+	}
+	for _, c := range cols {
+		sb.WriteString("," + c + " = j.value->>" + strconv.Itoa(indexedAt[c]))
+	}
+	sb.WriteString(" FROM json_each(?) AS j WHERE mappings.id = j.value->>0")
+	return tx.Exec(sb.String(), string(appendJSONRows(nil, rows))).Error
 }
 
 func inBatches[T any](all []T, fn func([]T) error) error {

@@ -5,7 +5,11 @@
 // Changing a model or an index? Bump schemaVersion in store.go.
 package models
 
-import "time"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Mapping states.
 const (
@@ -99,6 +103,29 @@ type Mapping struct {
 	// StateDeletePending (the side whose record is gone).
 	PendingSide string
 	SyncedAt    time.Time
+
+	// stored is what the indexed columns held when the row was read or
+	// last written (nil: unknown), so a save rewrites only the index
+	// entries whose column changed (see SaveMappings).
+	stored *indexedCols
+}
+
+// indexedCols are the Mapping columns an index covers (pair_id never
+// changes once written).
+type indexedCols struct{ aID, bID, key, state string }
+
+func (m *Mapping) indexed() *indexedCols {
+	state := m.State
+	if state == "" {
+		state = StateOK
+	}
+	return &indexedCols{m.AID, m.BID, m.Key, state}
+}
+
+// AfterFind remembers the indexed columns as read (a gorm hook).
+func (m *Mapping) AfterFind(*gorm.DB) error {
+	m.stored = m.indexed()
+	return nil
 }
 
 // Run is one sync run of a pair.

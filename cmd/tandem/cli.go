@@ -25,6 +25,7 @@ import (
 	"tandem/sync/runner"
 	"tandem/sync/scheduler"
 	"tandem/sync/secrets"
+	"tandem/sync/trace"
 )
 
 // Exit codes.
@@ -82,6 +83,7 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 func runCLI(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	trace.Mark("cli: start")
 	dataDir, args, err := extractDataDir(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "tandem:", err)
@@ -156,6 +158,7 @@ func oneLine(s string) string {
 func (c *cli) close() {
 	if c.store != nil {
 		c.store.Close()
+		trace.Mark("cli: store closed")
 	}
 }
 
@@ -163,10 +166,12 @@ func (c *cli) openStore() (*models.Store, error) {
 	if c.store != nil {
 		return c.store, nil
 	}
+	trace.Mark("cli: open store")
 	s, err := models.Open(filepath.Join(c.dataDir, "tandem.db"))
 	if err != nil {
 		return nil, err
 	}
+	trace.Mark("cli: store open")
 	c.store = s
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"tandem/models"
 	"tandem/sync/connector"
+	"tandem/sync/trace"
 )
 
 // apply carries out the plan: bookkeeping-only units first, then each
@@ -136,7 +137,9 @@ func (r *runner) pipeline(batches []batch, total int) error {
 		for k, u := range b.us {
 			writes[k] = *u.w[i]
 		}
+		trace.Mark("apply %s: write %d", b.s.name, len(writes))
 		results, err := b.s.conn.Apply(r.ctx, writes)
+		trace.Mark("apply %s: written", b.s.name)
 		if bgErr := <-bg; bgErr != nil {
 			return bgErr
 		}
@@ -156,6 +159,7 @@ func (r *runner) pipeline(batches []batch, total int) error {
 		done += len(b.us)
 		r.progress("apply", done, total)
 	}
+	defer trace.Mark("apply: last batch stored")
 	return r.commitAll(finished)
 }
 

@@ -70,6 +70,7 @@ import (
 
 	"tandem/models"
 	"tandem/sync/connector"
+	"tandem/sync/trace"
 	"tandem/sync/transform"
 )
 
@@ -216,9 +217,11 @@ func Run(ctx context.Context, store *models.Store, pair *models.Pair, a, b conne
 		trigger = "manual"
 	}
 	run := &models.Run{PairID: pair.ID, Started: opt.clock(), Trigger: trigger, DryRun: opt.DryRun}
+	trace.Mark("run: start %q", pair.Name)
 	if err := store.StartRun(run); err != nil {
 		return Result{}, fmt.Errorf("record the run: %w", err)
 	}
+	trace.Mark("run: recorded")
 	r, err := newRunner(ctx, store, pair, a, b, opt)
 	if err == nil {
 		r.run = run
@@ -234,9 +237,11 @@ func Run(ctx context.Context, store *models.Store, pair *models.Pair, a, b conne
 	if err != nil {
 		run.Error = err.Error()
 	}
+	trace.Mark("run: finished")
 	if ferr := store.FinishRun(run); ferr != nil && err == nil {
 		err = fmt.Errorf("record the run: %w", ferr)
 	}
+	trace.Mark("run: recorded as finished")
 	r.progressDone(err)
 	return res, err
 }
@@ -267,6 +272,7 @@ func (r *runner) do() error {
 		}
 	}
 	r.progress("fetch", 2, 2)
+	trace.Mark("fetch: both sides done")
 	if err := r.emptyBrake(); err != nil {
 		return err
 	}
@@ -279,6 +285,7 @@ func (r *runner) do() error {
 	if err := r.shareBrake(); err != nil {
 		return err
 	}
+	trace.Mark("plan: %d units", len(r.units))
 	if r.opt.DryRun {
 		for _, u := range r.units {
 			r.outcome(u, nil)
@@ -288,6 +295,7 @@ func (r *runner) do() error {
 	if err := r.apply(); err != nil {
 		return err
 	}
+	trace.Mark("apply: done")
 	return r.saveCursors()
 }
 
@@ -310,10 +318,12 @@ func (r *runner) fetch(s *sideState) error {
 		early = make(chan stored, 1)
 		go func() {
 			v, err := r.store.SideVersions(pid, s.name)
+			trace.Mark("fetch %s: %d stored versions", s.name, len(v))
 			early <- stored{v, err}
 		}()
 	}
 	ch, err := s.conn.Changes(r.ctx, s.cursor)
+	trace.Mark("fetch %s: listed %d items", s.name, len(ch.Items))
 	var prior stored
 	if early != nil {
 		prior = <-early
@@ -384,6 +394,7 @@ func (r *runner) fetch(s *sideState) error {
 	if err != nil {
 		return err
 	}
+	trace.Mark("fetch %s: read %d records", s.name, len(toGet))
 	for _, id := range toGet {
 		if rc := got[id]; rc != nil {
 			s.recs[id] = rc

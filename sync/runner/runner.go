@@ -15,6 +15,7 @@ import (
 	"tandem/sync/connector"
 	"tandem/sync/engine"
 	"tandem/sync/secrets"
+	"tandem/sync/trace"
 )
 
 // ErrBusy is returned when the pair is already running in this process.
@@ -141,10 +142,12 @@ func (r *Runner) RunPair(ctx context.Context, p *models.Pair, opt engine.Options
 	if err := engine.ValidatePair(p); err != nil {
 		return engine.Result{}, fmt.Errorf("pair %q: %w", p.Name, err)
 	}
+	trace.Mark("runner: pair locked")
 	a, b, err := r.Open(p)
 	if err != nil {
 		return engine.Result{}, err
 	}
+	trace.Mark("runner: connections open")
 	defer a.Close()
 	defer b.Close()
 	return engine.Run(ctx, r.store, p, a, b, opt)
