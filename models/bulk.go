@@ -66,9 +66,17 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 	if err := inBatches(fresh, func(b []*Mapping) error { return writeMappings(tx, b, false) }); err != nil {
 		return err
 	}
-	for _, m := range ms {
-		m.stored = m.indexed()
+	// The indexed columns as written, once the transaction holds: a rolled
+	// back save must leave the snapshot of what the database still has.
+	now := make([]*indexedCols, len(ms))
+	for i, m := range ms {
+		now[i] = m.indexed()
 	}
+	afterCommit(tx, func() {
+		for i, m := range ms {
+			m.stored = now[i]
+		}
+	})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -132,5 +133,34 @@ func TestSideVersionsOddIDs(t *testing.T) {
 	empty, err := s.SideVersions(p.ID+1, SideA)
 	if err != nil || len(empty) != 0 {
 		t.Fatalf("another pair: %q, %v", empty, err)
+	}
+}
+
+// A save that rolls back must not count as written: saving the same row
+// again afterwards still writes its changed indexed columns.
+func TestRolledBackSaveIsWrittenAgain(t *testing.T) {
+	s, p := openTest(t)
+	m := &Mapping{PairID: p.ID, AID: "a1", BID: "b1"}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
+		t.Fatal(err)
+	}
+	m.BID, m.State = "b2", StateConflict
+	failed := errors.New("later step failed")
+	if err := s.Write(func(tx *gorm.DB) error {
+		if err := SaveMappings(tx, []*Mapping{m}); err != nil {
+			return err
+		}
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("write: %v", err)
+	}
+	if got, _ := s.MappingByID(m.ID); got.BID != "b1" {
+		t.Fatalf("rollback kept %q", got.BID)
+	}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.MappingByID(m.ID); got.BID != "b2" || got.State != StateConflict {
+		t.Fatalf("second save stored %q %q", got.BID, got.State)
 	}
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -107,7 +108,26 @@ func (s *Store) Close() error {
 func (s *Store) Write(fn func(tx *gorm.DB) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	return s.DB.Transaction(fn)
+	var after []func()
+	ctx := context.WithValue(context.Background(), afterCommitKey{}, &after)
+	err := s.DB.WithContext(ctx).Transaction(fn)
+	if err == nil {
+		for _, f := range after {
+			f()
+		}
+	}
+	return err
+}
+
+type afterCommitKey struct{}
+
+// afterCommit runs f once tx has committed: never when it rolls back, or
+// when tx is not a Write transaction. For in-memory state that must match
+// what the database holds.
+func afterCommit(tx *gorm.DB, f func()) {
+	if p, ok := tx.Statement.Context.Value(afterCommitKey{}).(*[]func()); ok {
+		*p = append(*p, f)
+	}
 }
 
 // --- connections and pairs ---
