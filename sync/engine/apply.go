@@ -133,12 +133,24 @@ func (r *runner) pipeline(batches []batch, total int) error {
 			bg <- nil
 		}()
 		i := b.s.idx
-		writes := make([]connector.Write, len(b.us))
-		for k, u := range b.us {
+		// A unit that failed or must retry on an earlier batch's side
+		// (an update of both sides) is no longer written here.
+		us := b.us[:0:0]
+		for _, u := range b.us {
+			if u.ws[i] == wPending && u.err == nil && !u.retry {
+				us = append(us, u)
+			}
+		}
+		writes := make([]connector.Write, len(us))
+		for k, u := range us {
 			writes[k] = *u.w[i]
 		}
 		trace.Mark("apply %s: write %d", b.s.name, len(writes))
-		results, err := b.s.conn.Apply(r.ctx, writes)
+		var results []connector.Result
+		var err error
+		if len(writes) > 0 {
+			results, err = b.s.conn.Apply(r.ctx, writes)
+		}
 		trace.Mark("apply %s: written", b.s.name)
 		if bgErr := <-bg; bgErr != nil {
 			return bgErr
@@ -150,7 +162,7 @@ func (r *runner) pipeline(batches []batch, total int) error {
 			return sideErr(b.s, "write", fmt.Errorf("%d results for %d writes", len(results), len(writes)))
 		}
 		finished = finished[:0:0]
-		for k, u := range b.us {
+		for k, u := range us {
 			r.handleResult(b.s, u, results[k])
 			if u.finished() {
 				finished = append(finished, u)
