@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,10 +55,17 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 			old = append(old, m)
 		}
 	}
+	skipped := map[*Mapping]bool{}
 	for _, run := range byChange(old) {
 		write := func(b []*Mapping) error { return writeMappings(tx, b, true) }
 		if run.known {
-			write = func(b []*Mapping) error { return updateMappings(tx, b, run.cols) }
+			write = func(b []*Mapping) error {
+				left, err := updateMappings(tx, b, run.cols)
+				for _, m := range left {
+					skipped[m] = true
+				}
+				return err
+			}
 		}
 		if err := inBatches(run.rows, write); err != nil {
 			return err
@@ -74,7 +82,9 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 	}
 	afterCommit(tx, func() {
 		for i, m := range ms {
-			m.stored = now[i]
+			if !skipped[m] { // a skipped row keeps what was read
+				m.stored = now[i]
+			}
 		}
 	})
 	return nil
@@ -123,43 +133,77 @@ func byChange(ms []*Mapping) []changeRun {
 	return out
 }
 
-// plainCols are the Mapping columns no index covers, in mappingValues order
-// after id, with their position there.
-var plainCols = []struct {
-	name string
-	at   int
-}{{"a_version", 4}, {"b_version", 5}, {"base", 7}, {"last_error", 9}, {"pending_side", 10}, {"synced_at", 11}}
-
-// indexedAt is each indexed column's position in mappingValues (with id).
-var indexedAt = map[string]int{"a_id": 2, "b_id": 3, "key": 6, "state": 8}
+// plainCols are the Mapping columns no index covers; indexedNames those
+// an index covers (pair_id aside: it never changes).
+var (
+	plainCols    = []string{"a_version", "b_version", "base", "last_error", "pending_side", "synced_at"}
+	indexedNames = []string{"a_id", "b_id", "key", "state"}
+)
 
 // updateMappings updates existing rows' plain columns and the indexed
-// columns in cols. Rows JSON cannot carry take the full upsert.
-func updateMappings(tx *gorm.DB, ms []*Mapping, cols []string) error {
+// columns in cols, and returns the rows it left alone.
+//
+// An upsert rather than UPDATE ... FROM: SQLite applies an UPDATE ... FROM
+// in row-id order, an INSERT ... SELECT in the caller's (a row releasing a
+// unique id must go before the row taking it); DO UPDATE rewrites only the
+// indexes of the columns it sets. Its WHERE skips a row whose other indexed
+// columns no longer hold what this process read: a person edited the row
+// (the grid) meanwhile, and that edit wins over the run's bookkeeping instead
+// of leaving the edited ids beside the old record's versions.
+func updateMappings(tx *gorm.DB, ms []*Mapping, cols []string) (skipped []*Mapping, err error) {
 	rows := make([][]any, len(ms))
 	for i, m := range ms {
 		v, err := mappingValues(m, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows[i] = v
 	}
-	if !jsonSafe(rows) {
-		return writeMappings(tx, ms, true)
-	}
 	var sb strings.Builder
-	sb.WriteString("UPDATE OR ROLLBACK mappings SET ")
+	sb.WriteString(" ON CONFLICT(id) DO UPDATE SET ")
 	for i, c := range plainCols {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString(c.name + " = j.value->>" + strconv.Itoa(c.at))
+		sb.WriteString(c + "=excluded." + c)
 	}
 	for _, c := range cols {
-		sb.WriteString("," + c + " = j.value->>" + strconv.Itoa(indexedAt[c]))
+		sb.WriteString("," + c + "=excluded." + c)
 	}
-	sb.WriteString(" FROM json_each(?) AS j WHERE mappings.id = j.value->>0")
-	return tx.Exec(sb.String(), string(appendJSONRows(nil, rows))).Error
+	sb.WriteString(" WHERE true")
+	for _, c := range indexedNames {
+		if !slices.Contains(cols, c) {
+			sb.WriteString(" AND coalesce(mappings." + c + ", '') = excluded." + c)
+		}
+	}
+	sb.WriteString(" RETURNING id")
+	written := make(map[uint]bool, len(ms))
+	for _, part := range split(rows) {
+		query, args := statement(part, "INSERT OR ROLLBACK INTO mappings (id, "+mappingColumns+") ", sb.String())
+		res, err := tx.Raw(query, args...).Rows()
+		if err != nil {
+			return nil, err
+		}
+		for res.Next() {
+			var id uint
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, err
+			}
+			written[id] = true
+		}
+		err = res.Err()
+		res.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range ms {
+		if !written[m.ID] {
+			skipped = append(skipped, m)
+		}
+	}
+	return skipped, nil
 }
 
 func inBatches[T any](all []T, fn func([]T) error) error {

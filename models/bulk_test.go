@@ -164,3 +164,62 @@ func TestRolledBackSaveIsWrittenAgain(t *testing.T) {
 		t.Fatalf("second save stored %q %q", got.BID, got.State)
 	}
 }
+
+// One save moves b_id "b1" from one row to another: the releasing row comes
+// first in the caller's order, whatever the row ids (found in review).
+func TestSaveMovesUniqueIDInCallerOrder(t *testing.T) {
+	for _, releaserFirstID := range []bool{true, false} {
+		s, p := openTest(t)
+		x := &Mapping{PairID: p.ID, AID: "ax", BID: "b1"}
+		y := &Mapping{PairID: p.ID, AID: "ay", BID: "b9"}
+		first := []*Mapping{x, y}
+		if !releaserFirstID {
+			first = []*Mapping{y, x}
+		}
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, first) }); err != nil {
+			t.Fatal(err)
+		}
+		x2, _ := s.MappingByID(x.ID)
+		y2, _ := s.MappingByID(y.ID)
+		x2.BID, y2.BID = "", "b1"
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{x2, y2}) }); err != nil {
+			t.Errorf("releaser has the lower id %v: %v", releaserFirstID, err)
+		}
+	}
+}
+
+// A run holds a row it read; a person relinks that row in the grid; the run
+// then stores its outcome. The person's edit wins, whole: the row never
+// pairs the new B id with the old record's version.
+func TestEditDuringRunWins(t *testing.T) {
+	s, p := openTest(t)
+	m := &Mapping{PairID: p.ID, AID: "a1", BID: "b-old", BVersion: "v-old", State: StateOK}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
+		t.Fatal(err)
+	}
+	run, _ := s.MappingByID(m.ID) // the engine's copy
+	edit, _ := s.MappingByID(m.ID)
+	edit.BID = "b-new"
+	if err := s.UpdateMapping(edit); err != nil {
+		t.Fatal(err)
+	}
+	run.BVersion = "v-old-2" // the run wrote b-old
+	for range 2 { // and a second save of the same row skips it again
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{run}) }); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.MappingByID(m.ID)
+		if got.BID != "b-new" || got.BVersion != "v-old" {
+			t.Fatalf("row after the run's save: b_id %q b_version %q", got.BID, got.BVersion)
+		}
+	}
+	// A row the run changes in full again (a new read) is written.
+	fresh, _ := s.MappingByID(m.ID)
+	fresh.BVersion = "v-new"
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{fresh}) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.MappingByID(m.ID); got.BVersion != "v-new" {
+		t.Fatalf("b_version %q", got.BVersion)
+	}
+}
