@@ -5,6 +5,7 @@
 GO        ?= go
 TAGS      := migrated_fynedo
 BIN       := bin/tandem
+CLI       := bin/tandem-cli
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 # A count, not a duration: a duration -fuzztime can fail with "context
 # deadline exceeded" and no crasher (Go's fuzz coordinator, golang/go#75804,
@@ -17,7 +18,7 @@ TEST_PKGS  := radicale gnome-keyring dbus-x11 xvfb
 # Run apt-get as root, or through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test fuzz bench bench-carddav package screenshot fmt vet clean
+.PHONY: all deps test-deps build app run test fuzz bench bench-carddav package screenshot fmt vet clean
 
 all: build
 
@@ -44,10 +45,15 @@ test-deps: deps
 	@command -v dpkg >/dev/null 2>&1 || exit 0
 	$(call apt_ensure,$(TEST_PKGS))
 
-build:
+# bin/tandem: the app (window + command line). bin/tandem-cli: the command
+# line alone, without cgo, for servers without GL/X libraries and for cron.
+build: app
+	CGO_ENABLED=0 $(GO) build -tags nogui -o $(CLI) ./cmd/tandem
+
+app:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/tandem
 
-run: deps build
+run: deps app
 	./$(BIN)
 
 # Every test, with a real Secret Service (gnome-keyring on a private session
