@@ -142,6 +142,7 @@ func (c *conn) create(ctx context.Context, book *url.URL, w connector.Write) (co
 	if err != nil {
 		return connector.Record{}, err
 	}
+	c.noteOwn(id, etag)
 	return connector.Record{ID: id, Version: etag}, nil
 }
 
@@ -172,6 +173,7 @@ func (c *conn) update(ctx context.Context, book *url.URL, w connector.Write, cur
 	if err != nil {
 		return rec, err
 	}
+	c.noteOwn(w.ID, etag)
 	rec.Version = etag
 	return rec, nil
 }
@@ -192,6 +194,7 @@ func (c *conn) remove(ctx context.Context, book *url.URL, w connector.Write) (co
 	}
 	switch {
 	case resp.code/100 == 2, resp.code == http.StatusNotFound, resp.code == http.StatusGone:
+		c.noteOwn(w.ID, "")
 		return rec, nil // gone either way
 	case resp.code == http.StatusPreconditionFailed:
 		return rec, c.mismatch(w.ID)

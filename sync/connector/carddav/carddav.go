@@ -20,7 +20,10 @@
 // an empty cursor or a token the server no longer accepts gives a full
 // listing (Changes.Full). Servers without sync-collection are listed by etag
 // (PROPFIND Depth 1) on every run. Listings carry ids and versions only; Get
-// reads cards with addressbook-multiget in batches of 100.
+// reads cards with addressbook-multiget in batches of 100. The cursor may
+// also carry the address book's getctag: an unchanged ctag means nothing to
+// list, and the REPORT is skipped. AdvanceCursor moves a cursor past the
+// run's own writes, so the next run does not list them again.
 //
 // Writes are conditional: creates PUT a new "<uuid>.vcf" with
 // If-None-Match: *, updates read the current card, change only the given
@@ -83,6 +86,11 @@ type conn struct {
 	book    *url.URL // resolved address book collection (path ends in "/")
 	syncOK  bool     // the server advertises or accepted sync-collection
 	syncBad bool     // the server refused sync-collection: list by etag
+	ctag    string   // getctag read when the book was resolved
+	ctagNew bool     // ctag not yet used by a Changes call
+
+	ownMu sync.Mutex
+	own   map[string]string // this run's successful writes: id -> etag ("" = deleted)
 }
 
 // Open opens a connection; nothing is sent before the first call.
@@ -215,6 +223,7 @@ func (c *conn) setBook(u *url.URL, e entry) {
 		b.Path += "/"
 	}
 	c.book = &b
+	c.ctag, c.ctagNew = e.ctag, true
 	if e.reports != nil {
 		c.syncOK = e.reports["sync-collection"]
 		c.syncBad = !c.syncOK
@@ -243,10 +252,15 @@ func (c *conn) discover(ctx context.Context, endpoint *url.URL) ([]carddav.Addre
 	return books, nil
 }
 
-// propfind0 reads a collection's resource type and supported reports.
+// propfindBookBody also asks for getctag, which Changes compares with the
+// cursor's: the same request, no extra round trip.
+const propfindBookBody = xmlHead + `<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop>` +
+	`<D:resourcetype/><D:supported-report-set/><CS:getctag/></D:prop></D:propfind>`
+
+// propfind0 reads a collection's resource type, supported reports and ctag.
 func (c *conn) propfind0(ctx context.Context, u *url.URL) (entry, error) {
 	resp, err := c.expect(ctx, request{method: "PROPFIND", url: u.String(), header: map[string]string{"Depth": "0"},
-		body: []byte(propfindBody)}, http.StatusMultiStatus)
+		body: []byte(propfindBookBody)}, http.StatusMultiStatus)
 	if err != nil {
 		return entry{}, err
 	}

@@ -24,8 +24,13 @@ type errNoSync struct{}
 
 func (errNoSync) Error() string { return "sync-collection not supported" }
 
-// Changes lists what changed since cursor (a sync token); "" lists all.
+// Changes lists what changed since cursor (a sync token, maybe with a ctag:
+// see ctagSep); "" lists all.
 func (c *conn) Changes(ctx context.Context, cursor string) (connector.Changes, error) {
+	c.resetOwn()
+	c.mu.Lock()
+	c.ctagNew = false // only a ctag read by this call's own discovery is current
+	c.mu.Unlock()
 	book, err := c.addressBook(ctx)
 	if err != nil {
 		return connector.Changes{}, err
@@ -34,8 +39,15 @@ func (c *conn) Changes(ctx context.Context, cursor string) (connector.Changes, e
 	noSync := c.syncBad
 	c.mu.Unlock()
 	if !noSync {
-		ch, err := c.syncCollection(ctx, book, cursor)
-		if _, bad := err.(errBadToken); bad && cursor != "" {
+		token, was := cursorParts(cursor)
+		// A long-lived connection resolved the book earlier: its ctag is
+		// stale, and this call lists by token alone.
+		ctag := c.discoveryCtag()
+		if token != "" && was != "" && ctag == was {
+			return connector.Changes{Cursor: cursor}, nil // nothing moved since the token
+		}
+		ch, err := c.syncCollection(ctx, book, token)
+		if _, bad := err.(errBadToken); bad && token != "" {
 			// The token expired or belongs to another collection: start over.
 			ch, err = c.syncCollection(ctx, book, "")
 			ch.Full = true
@@ -45,6 +57,11 @@ func (c *conn) Changes(ctx context.Context, cursor string) (connector.Changes, e
 			c.mu.Lock()
 			c.syncOK = true
 			c.mu.Unlock()
+			if !ch.Full && len(ch.Items) == 0 {
+				// Nothing changed from the old token to the new one, so
+				// nothing did between the ctag read and the REPORT either.
+				ch.Cursor = joinCursor(ch.Cursor, ctag)
+			}
 			return ch, nil
 		case errNoSync, errBadToken:
 			c.mu.Lock()

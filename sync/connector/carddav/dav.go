@@ -227,6 +227,7 @@ type msProp struct {
 	ETag         *string `xml:"DAV: getetag"`
 	LastModified string  `xml:"DAV: getlastmodified"`
 	AddressData  *string `xml:"urn:ietf:params:xml:ns:carddav address-data"`
+	CTag         *string `xml:"http://calendarserver.org/ns/ getctag"`
 	ResourceType *struct {
 		Collection  *struct{} `xml:"DAV: collection"`
 		AddressBook *struct{} `xml:"urn:ietf:params:xml:ns:carddav addressbook"`
@@ -249,6 +250,7 @@ type entry struct {
 	etag         string
 	modified     time.Time
 	data         *string
+	ctag         string // the collection's getctag (CalendarServer extension)
 	collection   bool
 	addressBook  bool
 	reports      map[string]bool // local names of supported reports
@@ -309,6 +311,9 @@ func parseMultistatus(body []byte, base *url.URL) ([]entry, string, error) {
 					if t, err := http.ParseTime(strings.TrimSpace(p.LastModified)); err == nil {
 						e.modified = t
 					}
+				}
+				if p.CTag != nil {
+					e.ctag = strings.TrimSpace(*p.CTag)
 				}
 				if p.AddressData != nil {
 					e.data = p.AddressData
