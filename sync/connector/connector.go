@@ -99,6 +99,15 @@ type KeyFinder interface {
 	FindByField(ctx context.Context, field, value string) ([]Record, error)
 }
 
+// CursorAdvancer is implemented by incremental connectors whose change
+// listing would show the run's own writes back to it next time (a CardDAV
+// sync token taken before them). After a run stored its outcome without a
+// per-record error, the engine asks for a cursor past those writes; the
+// connector returns cursor itself unless every change since it is its own.
+type CursorAdvancer interface {
+	AdvanceCursor(ctx context.Context, cursor string) string
+}
+
 // Errors a connector returns (wrapped) so the engine can decide.
 var (
 	ErrVersionMismatch = errors.New("record changed since it was read") // 412: fetch again and merge again

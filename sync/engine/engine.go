@@ -606,6 +606,12 @@ func (r *runner) saveCursors() error {
 			continue
 		}
 		cur[i] = s.ch.Cursor
+		// Past our own writes, so the next run does not list them back; only
+		// after a run without record errors (a failed unit must be listed
+		// again to be retried).
+		if adv, ok := s.conn.(connector.CursorAdvancer); ok && r.res.Errors == 0 && cur[i] != "" {
+			cur[i] = adv.AdvanceCursor(r.ctx, cur[i])
+		}
 	}
 	if err := r.store.SaveCursors(r.pair.ID, cur[0], cur[1]); err != nil {
 		return err
