@@ -75,6 +75,7 @@ bench: build
 	$(GO) test -tags $(TAGS) -run='^$$' -bench=. -benchmem ./models/... ./sync/... ./ui/...
 	$(call apt_ensure,vdirsyncer)
 	@if [ -x ../shared/bench/vs-vdirsyncer.sh ] || [ -f ../shared/bench/vs-vdirsyncer.sh ]; then \
+		bash ../shared/bench/vs-vdirsyncer.sh ./$(CLI) 10000; \
 		bash ../shared/bench/vs-vdirsyncer.sh ./$(BIN) 10000; \
 	else echo "../shared/bench/vs-vdirsyncer.sh not found; skipping the vdirsyncer comparison"; fi
 	@$(MAKE) --no-print-directory bench-carddav
@@ -82,7 +83,7 @@ bench: build
 # vdirsyncer and tandem syncing 2,000 cards into one local Radicale.
 bench-carddav: build
 	$(call apt_ensure,vdirsyncer radicale gnome-keyring dbus-x11 curl)
-	bash sync/connector/carddav/bench/vs-vdirsyncer.sh ./$(BIN) 2000
+	bash sync/connector/carddav/bench/vs-vdirsyncer.sh ./$(CLI) 2000
 
 # A desktop package for this OS (Tandem.tar.xz on Linux, Tandem.app on
 # macOS, Tandem.exe on Windows) from bin/tandem and FyneApp.toml, by the
