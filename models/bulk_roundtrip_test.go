@@ -15,7 +15,7 @@ func TestRoundTrip(t *testing.T) {
 	odd := []string{"", "007", "1e5", "12", "-0", " 12", "0x10", "true", "null", "1.50", "9223372036854775808",
 		"nul\x00byte", "\u2028", "'single'", "[1]", "{\"a\":1}", "\x7f", "🙂"}
 	zones := []time.Time{{}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
-		time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", -(3*3600 + 30*60)))}
+		time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", -(3*3600+30*60)))}
 	var ms []*Mapping
 	for i, v := range odd {
 		ms = append(ms, &Mapping{PairID: p.ID, AID: fmt.Sprintf("a%d", i), BID: "b" + v, AVersion: v, BVersion: v, Key: v, LastError: v, PendingSide: v,

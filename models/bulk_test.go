@@ -204,7 +204,7 @@ func TestEditDuringRunWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.BVersion = "v-old-2" // the run wrote b-old
-	for range 2 { // and a second save of the same row skips it again
+	for range 2 {            // and a second save of the same row skips it again
 		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{run}) }); err != nil {
 			t.Fatal(err)
 		}
