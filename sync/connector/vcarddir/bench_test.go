@@ -105,7 +105,7 @@ func BenchmarkUpdate100of10k(b *testing.B) {
 }
 
 // BenchmarkCreate10k: a first sync into an empty folder, 10,000 creates in
-// Apply calls of 200 (the engine's batch when MaxBatch is 0).
+// Apply calls of MaxBatch (applyRound), as the engine sends them.
 func BenchmarkCreate10k(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
@@ -118,10 +118,11 @@ func BenchmarkCreate10k(b *testing.B) {
 				"NOTE": fmt.Sprintf("only in this book %d", i)}}
 		}
 		b.StartTimer()
-		for start := 0; start < len(writes); start += 200 {
-			res, err := d.Apply(ctx, writes[start:start+200])
-			if err != nil || res[199].Err != nil {
-				b.Fatal(err, res[199].Err)
+		for start := 0; start < len(writes); start += applyRound {
+			part := writes[start:min(start+applyRound, len(writes))]
+			res, err := d.Apply(ctx, part)
+			if err != nil || res[len(part)-1].Err != nil {
+				b.Fatal(err, res[len(part)-1].Err)
 			}
 		}
 		b.StopTimer()

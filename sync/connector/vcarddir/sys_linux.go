@@ -210,3 +210,13 @@ func pendingWriteback(meminfo string) (n int64, ok bool) {
 	}
 	return n, seen == 2
 }
+
+// roundSize is applyRound: 1,000, or a quarter of the open-file limit when
+// that is lower.
+func roundSize() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 256
+	}
+	return int(min(max(rl.Cur/4, 64), 1000))
+}

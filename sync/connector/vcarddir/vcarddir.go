@@ -115,7 +115,7 @@ func unwrapPath(err error) error {
 
 // Capabilities: full listings only, conditional writes, no batch limit.
 func (d *Dir) Capabilities() connector.Capabilities {
-	return connector.Capabilities{Incremental: false, Conditional: true, MaxBatch: 0}
+	return connector.Capabilities{Incremental: false, Conditional: true, MaxBatch: applyRound}
 }
 
 // Close releases nothing: the folder needs no connection.
@@ -365,9 +365,12 @@ func (d *Dir) readRaw(dir *os.File, id string) (*vcardtext.Card, connector.Recor
 	return cf, rec, fi.perm, nil
 }
 
-// applyRound is how many writes Apply stages at once (each may hold an open
-// file until its rename).
-const applyRound = 256
+// applyRound is how many writes Apply stages at once, and so how many share
+// one flush (syncfs). Each staged create holds an open file until it is
+// linked, so the round stays well under the open-file limit. 1,000 (was
+// 256): a first sync of 10,000 cards flushes 10 times instead of 40, 1.90-2.05
+// s -> 1.66-1.83 s here; 2,500 gained nothing more.
+var applyRound = roundSize()
 
 // Apply performs the writes, several files at a time; results keep the
 // order of writes.

@@ -103,7 +103,7 @@ func TestRegisteredAndOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Capabilities(); got.Incremental || !got.Conditional || got.MaxBatch != 0 {
+	if got := c.Capabilities(); got.Incremental || !got.Conditional || got.MaxBatch != applyRound {
 		t.Fatalf("capabilities %+v", got)
 	}
 	if err := c.Test(ctx); err != nil {
