@@ -278,6 +278,12 @@ func (r *runner) findByKey(s *sideState, key string, self *models.Mapping) (*rec
 			return rc, nil
 		}
 	}
+	// A full listing already read every unmapped record: a lookup would
+	// find nothing more, at the price of reading the whole side again for
+	// each pending row (after a crash, hundreds).
+	if s.ch.Full {
+		return nil, nil
+	}
 	kf, ok := s.conn.(connector.KeyFinder)
 	if !ok || strings.HasPrefix(key, contentPrefix) { // a content key is no field value to look up
 		return nil, nil
