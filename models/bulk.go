@@ -15,9 +15,9 @@ package models
 // rolls back anyway), which spares SQLite a statement journal per statement.
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,21 +57,17 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 	}
 	skipped := map[*Mapping]bool{}
 	for _, run := range byChange(old) {
-		write := func(b []*Mapping) error { return writeMappings(tx, b, true) }
-		if run.known {
-			write = func(b []*Mapping) error {
-				left, err := updateMappings(tx, b, run.cols)
-				for _, m := range left {
-					skipped[m] = true
-				}
-				return err
+		if err := inBatches(run.rows, func(b []*Mapping) error {
+			left, err := updateMappings(tx, b, run.cols)
+			for _, m := range left {
+				skipped[m] = true
 			}
-		}
-		if err := inBatches(run.rows, write); err != nil {
+			return err
+		}); err != nil {
 			return err
 		}
 	}
-	if err := inBatches(fresh, func(b []*Mapping) error { return writeMappings(tx, b, false) }); err != nil {
+	if err := inBatches(fresh, func(b []*Mapping) error { return insertMappings(tx, b) }); err != nil {
 		return err
 	}
 	// The indexed columns as written, once the transaction holds: a rolled
@@ -91,44 +87,37 @@ func SaveMappings(tx *gorm.DB, ms []*Mapping) error {
 }
 
 // changeRun is a stretch of rows, in the caller's order, whose indexed
-// columns changed alike: known rows get an UPDATE of the plain columns and
-// of cols only, so SQLite leaves the other index entries alone (an upsert
-// of every column rewrites every index entry: a 1% sync of 10,000 cards
-// spent 34 ms storing 100 rows, and its checkpoint as long again).
+// columns changed alike: they get an update of the plain columns and of
+// cols only, so SQLite leaves the other index entries alone (an upsert of
+// every column rewrites every index entry: a 1% sync of 10,000 cards spent
+// 34 ms storing 100 rows, and its checkpoint as long again). A row whose
+// stored columns are unknown (not read by this process) updates them all.
 type changeRun struct {
-	known bool     // the row's stored indexed columns are known
-	cols  []string // indexed columns that changed
-	rows  []*Mapping
+	cols []string // indexed columns that changed
+	rows []*Mapping
 }
 
 func byChange(ms []*Mapping) []changeRun {
 	var out []changeRun
 	sig := ""
 	for _, m := range ms {
-		run := changeRun{known: m.stored != nil}
-		if run.known {
+		cols := indexedNames
+		if m.stored != nil {
 			now := m.indexed()
-			if now.aID != m.stored.aID {
-				run.cols = append(run.cols, "a_id")
-			}
-			if now.bID != m.stored.bID {
-				run.cols = append(run.cols, "b_id")
-			}
-			if now.key != m.stored.key {
-				run.cols = append(run.cols, "key")
-			}
-			if now.state != m.stored.state {
-				run.cols = append(run.cols, "state")
+			cols = nil
+			for i, changed := range []bool{now.aID != m.stored.aID, now.bID != m.stored.bID, now.key != m.stored.key, now.state != m.stored.state} {
+				if changed {
+					cols = append(cols, indexedNames[i])
+				}
 			}
 		}
-		s := fmt.Sprint(run.known, run.cols)
+		s := strings.Join(cols, ",")
 		if len(out) > 0 && s == sig {
 			out[len(out)-1].rows = append(out[len(out)-1].rows, m)
 			continue
 		}
 		sig = s
-		run.rows = []*Mapping{m}
-		out = append(out, run)
+		out = append(out, changeRun{cols: cols, rows: []*Mapping{m}})
 	}
 	return out
 }
@@ -153,11 +142,9 @@ var (
 func updateMappings(tx *gorm.DB, ms []*Mapping, cols []string) (skipped []*Mapping, err error) {
 	rows := make([][]any, len(ms))
 	for i, m := range ms {
-		v, err := mappingValues(m, true)
-		if err != nil {
+		if rows[i], err = mappingValues(m, true); err != nil {
 			return nil, err
 		}
-		rows[i] = v
 	}
 	var sb strings.Builder
 	sb.WriteString(" ON CONFLICT(id) DO UPDATE SET ")
@@ -178,25 +165,14 @@ func updateMappings(tx *gorm.DB, ms []*Mapping, cols []string) (skipped []*Mappi
 	}
 	sb.WriteString(" RETURNING id")
 	written := make(map[uint]bool, len(ms))
-	for _, part := range split(rows) {
-		query, args := statement(part, "INSERT OR ROLLBACK INTO mappings (id, "+mappingColumns+") ", sb.String())
-		res, err := tx.Raw(query, args...).Rows()
-		if err != nil {
-			return nil, err
-		}
-		for res.Next() {
-			var id uint
-			if err := res.Scan(&id); err != nil {
-				res.Close()
-				return nil, err
-			}
-			written[id] = true
-		}
-		err = res.Err()
-		res.Close()
-		if err != nil {
-			return nil, err
-		}
+	err = queryRows(tx, rows, "INSERT OR ROLLBACK INTO mappings (id, "+mappingColumns+") ", sb.String(), func(res *sql.Rows) error {
+		var id uint
+		err := res.Scan(&id)
+		written[id] = true
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range ms {
 		if !written[m.ID] {
@@ -233,76 +209,55 @@ func mappingValues(m *Mapping, withID bool) ([]any, error) {
 	return append(vals, m.PairID, m.AID, m.BID, m.AVersion, m.BVersion, m.Key, string(base), state, m.LastError, m.PendingSide, m.SyncedAt), nil
 }
 
-// writeMappings inserts (withID false: new rows, ids set from RETURNING) or
-// upserts by id one batch.
-func writeMappings(tx *gorm.DB, ms []*Mapping, withID bool) error {
-	rows := make([][]any, len(ms))
-	for i, m := range ms {
-		v, err := mappingValues(m, withID)
-		if err != nil {
-			return err
-		}
-		rows[i] = v
-	}
-	cols := mappingColumns
-	if withID {
-		cols = "id, " + cols
-	}
-	tail := ""
-	if withID {
-		var sb strings.Builder
-		sb.WriteString(" ON CONFLICT(id) DO UPDATE SET ")
-		for i, c := range strings.Split(mappingColumns, ", ") {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(c + "=excluded." + c)
-		}
-		tail = sb.String()
-	} else {
-		tail = " RETURNING id, a_id, b_id"
-	}
-	head := "INSERT OR ROLLBACK INTO mappings (" + cols + ") "
-	if !withID {
-		return insertReturning(tx, ms, rows, head, tail)
-	}
-	return execRows(tx, rows, head, tail)
-}
-
-// insertReturning inserts new rows and sets their ids. SQLite does not
+// insertMappings inserts new rows and sets their ids. SQLite does not
 // promise RETURNING rows in insert order, so each id is matched back by the
 // row's record id (every row carries at least one, unique per side).
-func insertReturning(tx *gorm.DB, ms []*Mapping, rows [][]any, head, tail string) error {
+func insertMappings(tx *gorm.DB, ms []*Mapping) error {
+	rows := make([][]any, len(ms))
 	bySide := make(map[string]*Mapping, len(ms))
-	for _, m := range ms {
+	for i, m := range ms {
+		var err error
+		if rows[i], err = mappingValues(m, false); err != nil {
+			return err
+		}
 		if m.AID != "" {
 			bySide["a\x00"+m.AID] = m
 		} else {
 			bySide["b\x00"+m.BID] = m
 		}
 	}
+	return queryRows(tx, rows, "INSERT OR ROLLBACK INTO mappings ("+mappingColumns+") ", " RETURNING id, a_id, b_id", func(res *sql.Rows) error {
+		var id uint
+		var aID, bID string
+		if err := res.Scan(&id, &aID, &bID); err != nil {
+			return err
+		}
+		key := "a\x00" + aID
+		if aID == "" {
+			key = "b\x00" + bID
+		}
+		if m := bySide[key]; m != nil {
+			m.ID = id
+		}
+		return nil
+	})
+}
+
+// queryRows runs an INSERT ... RETURNING of rows and hands each returned
+// row to scan.
+func queryRows(tx *gorm.DB, rows [][]any, head, tail string, scan func(*sql.Rows) error) error {
 	for _, part := range split(rows) {
 		query, args := statement(part, head, tail)
 		res, err := tx.Raw(query, args...).Rows()
 		if err != nil {
 			return err
 		}
-		for res.Next() {
-			var id uint
-			var aID, bID string
-			if err := res.Scan(&id, &aID, &bID); err != nil {
-				res.Close()
-				return err
-			}
-			key := "a\x00" + aID
-			if aID == "" {
-				key = "b\x00" + bID
-			}
-			if m := bySide[key]; m != nil {
-				m.ID = id
-			}
+		for err == nil && res.Next() {
+			err = scan(res)
 		}
-		err = res.Err()
+		if err == nil {
+			err = res.Err()
+		}
 		res.Close()
 		if err != nil {
 			return err
