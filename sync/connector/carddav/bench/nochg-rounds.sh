@@ -30,15 +30,8 @@ trap cleanup EXIT
 S=$W/state # live state; $W/saved is the copy each round starts from
 now() { date +%s.%N; }
 
-start_radicale() {
-  HOME="$S/r" radicale --config "$S/r/config" >"$S/r/log" 2>&1 &
-  RPID=$!
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "$(cat "$S/root")/" && return 0
-    kill -0 "$RPID" 2>/dev/null || { cat "$S/r/log" >&2; exit 1; }
-    sleep 0.05
-  done
-}
+. "$HERE/lib.sh"
+start_radicale() { radicale_start "$S/r" "$(cat "$S/root")"; }
 stop_radicale() { kill "$RPID"; wait "$RPID" 2>/dev/null || true; RPID=; }
 # tandem_sh SCRIPT ARGS...: runs SCRIPT under a private session bus with an
 # unlocked keyring; $0 is tandem, $1 the state folder.
@@ -52,70 +45,19 @@ tandem_sh() {
 prepare() {
   rm -rf "$S"; mkdir -p "$S/r" "$S/home"
   local port pass root
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  pass=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+  port=$(free_port); pass=$(new_password)
   root="http://127.0.0.1:$port"; echo "$root" > "$S/root"
-  printf 'bench:%s\n' "$pass" > "$S/r/users"; chmod 600 "$S/r/users"
   printf %s "$pass" > "$S/pass"; chmod 600 "$S/pass"
-  cat > "$S/r/config" <<EOC
-[server]
-hosts = 127.0.0.1:$port
-[auth]
-type = htpasswd
-htpasswd_filename = $S/r/users
-htpasswd_encryption = plain
-delay = 0
-[rights]
-type = owner_only
-[storage]
-filesystem_folder = $S/r/collections
-[web]
-type = none
-[logging]
-level = warning
-EOC
+  radicale_setup "$S/r" "$port" bench "$pass"
   start_radicale
-  for b in vdirsyncer tandem; do
-    curl -sS -u "bench:$pass" -o /dev/null -X MKCOL "$root/bench/$b/" --data-binary \
-'<?xml version="1.0" encoding="utf-8"?>
-<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop>
-<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>'
-  done
+  for b in vdirsyncer tandem; do mkbook "$root/bench/$b/" bench "$pass"; done
   python3 "$GEN" "$N" "$S/v/a"
-  cat > "$S/v/config" <<EOC
-[general]
-status_path = "$S/v/status/"
-[pair p]
-a = "sa"
-b = "sb"
-collections = null
-conflict_resolution = "a wins"
-[storage sa]
-type = "filesystem"
-path = "$S/v/a"
-fileext = ".vcf"
-[storage sb]
-type = "carddav"
-url = "$root/bench/vdirsyncer/"
-username = "bench"
-password = "$pass"
-EOC
-  chmod 600 "$S/v/config"
+  vdirsyncer_config "$S/v/config" "$S/v" "$root/bench/vdirsyncer/" bench "$pass"
   { yes || true; } | VDIRSYNCER_CONFIG="$S/v/config" vdirsyncer discover >/dev/null 2>&1
   echo "preparing: vdirsyncer first sync of $N cards" >&2
   VDIRSYNCER_CONFIG="$S/v/config" vdirsyncer sync >/dev/null 2>&1
   python3 "$GEN" "$N" "$S/t/a"
-  cat > "$S/t/pair.json" <<EOJ
-{"name":"bench",
- "a":{"name":"A","kind":"vcarddir","settings":{"path":"$S/t/a"}},
- "b":{"name":"B","kind":"carddav","settings":{"url":"$root/bench/tandem/","username":"bench"}},
- "key":"uid",
- "fields":[{"name":"uid","a":"UID","b":"UID"},{"name":"name","a":"FN","b":"FN"},
-           {"name":"n","a":"N","b":"N"},{"name":"email","a":"EMAIL","b":"EMAIL","transform":"email"},
-           {"name":"phone","a":"TEL","b":"TEL"},{"name":"birthday","a":"BDAY","b":"BDAY"},
-           {"name":"note","a":"NOTE","b":"NOTE"}],
- "conflict":"a-wins","deletes":"propagate","interval":"5m"}
-EOJ
+  tandem_pair "$S/t/pair.json" "$S/t/a" "$root/bench/tandem/" bench
   echo "preparing: tandem first sync of $N cards" >&2
   tandem_sh '"$0" pair import "$1/t/pair.json" >/dev/null && "$0" secret set B < "$1/pass" >/dev/null && "$0" sync --once >/dev/null'
   stop_radicale

@@ -29,47 +29,15 @@ now() { date +%s.%N; }
 srvcpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$RPID/stat"; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 
+. "$HERE/lib.sh"
+
 # Radicale on a free loopback port, one user (plain htpasswd), storage in $W.
-USER_=bench; PASS=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+USER_=bench; PASS=$(new_password); PORT=$(free_port)
 ROOT="http://127.0.0.1:$PORT"
-mkdir -p "$W/r"; printf '%s:%s\n' "$USER_" "$PASS" > "$W/r/users"; chmod 600 "$W/r/users"
-cat > "$W/r/config" <<EOC
-[server]
-hosts = 127.0.0.1:$PORT
-[auth]
-type = htpasswd
-htpasswd_filename = $W/r/users
-htpasswd_encryption = plain
-delay = 0
-[rights]
-type = owner_only
-[storage]
-filesystem_folder = $W/r/collections
-[web]
-type = none
-[logging]
-level = warning
-mask_passwords = True
-EOC
-HOME="$W/r" radicale --config "$W/r/config" >"$W/r/log" 2>&1 &
-RPID=$!
-for i in $(seq 200); do
-  curl -s -o /dev/null "$ROOT/" && break
-  kill -0 "$RPID" 2>/dev/null || { echo "radicale exited:"; cat "$W/r/log"; exit 1; }
-  sleep 0.05
-done
+radicale_setup "$W/r" "$PORT" "$USER_" "$PASS"
+radicale_start "$W/r" "$ROOT"
 
 dav() { curl -sS -u "$USER_:$PASS" "$@"; }
-mkbook() {
-  local code
-  code=$(dav -o /dev/null -w '%{http_code}' -X MKCOL -H 'Content-Type: application/xml; charset=utf-8' "$1" --data-binary \
-'<?xml version="1.0" encoding="utf-8"?>
-<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop>
-<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype><D:displayname>bench</D:displayname>
-</D:prop></D:set></D:mkcol>')
-  [ "$code" = 201 ] || { echo "MKCOL $1: HTTP $code" >&2; cat "$W/r/log" >&2; exit 1; }
-}
 # count NAME URL: the number of cards (.vcf members) in an address book.
 count() {
   dav -X PROPFIND -H 'Depth: 1' -H 'Content-Type: application/xml; charset=utf-8' "$1" --data-binary \
@@ -84,30 +52,12 @@ check() { # check TOOL URL
   [ "$got" -eq "$N" ] || { echo "FAIL: $1's address book holds $got cards, want $N" >&2; exit 1; }
 }
 VBOOK="$ROOT/$USER_/vdirsyncer/"; TBOOK="$ROOT/$USER_/tandem/"
-mkbook "$VBOOK"; mkbook "$TBOOK"
+mkbook "$VBOOK" "$USER_" "$PASS"; mkbook "$TBOOK" "$USER_" "$PASS"
 [ "$(count "$VBOOK")" -eq 0 ] && [ "$(count "$TBOOK")" -eq 0 ] || { echo "address books not empty at start" >&2; exit 1; }
 
 # vdirsyncer: filesystem (N cards) <-> carddav (its own address book)
 python3 "$GEN" "$N" "$W/v/a"
-cat > "$W/v/config" <<EOC
-[general]
-status_path = "$W/v/status/"
-[pair p]
-a = "sa"
-b = "sb"
-collections = null
-conflict_resolution = "a wins"
-[storage sa]
-type = "filesystem"
-path = "$W/v/a"
-fileext = ".vcf"
-[storage sb]
-type = "carddav"
-url = "$VBOOK"
-username = "$USER_"
-password = "$PASS"
-EOC
-chmod 600 "$W/v/config"
+vdirsyncer_config "$W/v/config" "$W/v" "$VBOOK" "$USER_" "$PASS"
 export VDIRSYNCER_CONFIG="$W/v/config"
 { yes || true; } | vdirsyncer discover >"$W/v/discover.log" 2>&1 || { cat "$W/v/discover.log"; exit 1; }
 c0=$(srvcpu); t0=$(now); vdirsyncer sync >"$W/v/sync1.log" 2>&1 || { cat "$W/v/sync1.log"; exit 1; }; t1=$(now); vd_first=$(secs $t0 $t1)
@@ -118,17 +68,7 @@ check vdirsyncer "$VBOOK"
 # tandem: vcarddir (N cards) <-> carddav (its own address book); the
 # password goes into a Secret Service on a private session bus.
 python3 "$GEN" "$N" "$W/t/a"
-cat > "$W/t/pair.json" <<EOJ
-{"name":"bench",
- "a":{"name":"A","kind":"vcarddir","settings":{"path":"$W/t/a"}},
- "b":{"name":"B","kind":"carddav","settings":{"url":"$TBOOK","username":"$USER_"}},
- "key":"uid",
- "fields":[{"name":"uid","a":"UID","b":"UID"},{"name":"name","a":"FN","b":"FN"},
-           {"name":"n","a":"N","b":"N"},{"name":"email","a":"EMAIL","b":"EMAIL","transform":"email"},
-           {"name":"phone","a":"TEL","b":"TEL"},{"name":"birthday","a":"BDAY","b":"BDAY"},
-           {"name":"note","a":"NOTE","b":"NOTE"}],
- "conflict":"a-wins","deletes":"propagate","interval":"5m"}
-EOJ
+tandem_pair "$W/t/pair.json" "$W/t/a" "$TBOOK" "$USER_"
 printf %s "$PASS" > "$W/t/pass"; chmod 600 "$W/t/pass"
 export TANDEM_DATA_DIR="$W/t/data"
 # shellcheck disable=SC2016
