@@ -649,38 +649,52 @@ func (c cursorState) encode() string {
 func (h *Connector) fullListing(ctx context.Context, types map[string]string, now time.Time) (connector.Changes, error) {
 	out := connector.Changes{Full: true}
 	var newest int64
-	props := strings.Join(h.properties("lastmodifieddate"), ",")
-	after := ""
-	for {
-		q := url.Values{"limit": {strconv.Itoa(listPageSize)}}
-		if props != "" {
-			q.Set("properties", props)
-		}
-		if after != "" {
-			q.Set("after", after)
-		}
-		var page listPage
-		status, raw, err := h.call(ctx, http.MethodGet, "/crm/v3/objects/contacts", q, nil, true, &page)
-		if err != nil {
-			return out, err
-		}
-		if status != http.StatusOK {
-			return out, h.unexpected("GET", "/crm/v3/objects/contacts", status, raw)
-		}
+	q := url.Values{}
+	if props := strings.Join(h.properties("lastmodifieddate"), ","); props != "" {
+		q.Set("properties", props)
+	}
+	err := h.eachContactPage(ctx, q, func(page listPage) {
 		for _, o := range page.Results {
 			r := h.record(o, types)
 			out.Items = append(out.Items, connector.Item{ID: r.ID, Version: r.Version, Record: &r})
 			newest = max(newest, r.Modified.UnixMilli())
 		}
-		if after = page.next(); after == "" {
-			break
-		}
+	})
+	if err != nil {
+		return out, err
 	}
 	if newest == 0 {
 		newest = now.UnixMilli() // empty account: start from now
 	}
 	out.Cursor = cursorState{T: newest, Full: now.UnixMilli()}.encode()
 	return out, nil
+}
+
+// eachContactPage walks the contacts listing (query q plus the page size
+// and position) and hands each page to fn.
+func (h *Connector) eachContactPage(ctx context.Context, q url.Values, fn func(listPage)) error {
+	const path = "/crm/v3/objects/contacts"
+	q.Set("limit", strconv.Itoa(listPageSize))
+	for {
+		var page listPage
+		status, raw, err := h.call(ctx, http.MethodGet, path, q, nil, true, &page)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			shown := path
+			if q.Get("archived") == "true" {
+				shown += "?archived=true"
+			}
+			return h.unexpected("GET", shown, status, raw)
+		}
+		fn(page)
+		after := page.next()
+		if after == "" {
+			return nil
+		}
+		q.Set("after", after)
+	}
 }
 
 type searchFilter struct {
@@ -824,30 +838,18 @@ func (h *Connector) searchSince(ctx context.Context, since time.Time, types map[
 // filter the archived listing, so it is read in full (100 a page).
 func (h *Connector) archivedSince(ctx context.Context, since time.Time) (map[string]bool, error) {
 	out := map[string]bool{}
-	after := ""
-	for {
-		q := url.Values{"archived": {"true"}, "limit": {strconv.Itoa(listPageSize)}, "properties": {"hs_object_id"}}
-		if after != "" {
-			q.Set("after", after)
-		}
-		var page listPage
-		status, raw, err := h.call(ctx, http.MethodGet, "/crm/v3/objects/contacts", q, nil, true, &page)
-		if err != nil {
-			return nil, err
-		}
-		if status != http.StatusOK {
-			return nil, h.unexpected("GET", "/crm/v3/objects/contacts?archived=true", status, raw)
-		}
+	q := url.Values{"archived": {"true"}, "properties": {"hs_object_id"}}
+	err := h.eachContactPage(ctx, q, func(page listPage) {
 		for _, o := range page.Results {
-			at := parseISO(o.ArchivedAt)
-			if at.IsZero() || !at.Before(since) {
+			if at := parseISO(o.ArchivedAt); at.IsZero() || !at.Before(since) {
 				out[o.ID] = true
 			}
 		}
-		if after = page.next(); after == "" {
-			return out, nil
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // ---- Get, FindByField, Test ----
