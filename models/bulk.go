@@ -1,12 +1,12 @@
 package models
 
 // Bulk writes on the sync engine's hot path (a first sync of 10,000 records
-// writes 20,000 mapping rows and 10,000 events).
+// writes 10,000 mapping rows and 10,000 events).
 //
 // The driver compiles every statement anew and binds parameters in time
 // quadratic in their number, and gorm's reflection costs more than SQLite
 // itself. So a batch is one short statement with one parameter: the rows as
-// a JSON array of arrays, which SQLite unpacks with json_each (C code, no
+// a JSON array of arrays, which SQLite unpacks with jsonb_each (C code, no
 // per-value binding). A batch holding a string that is not valid UTF-8
 // (JSON cannot carry it unchanged; a file name may be anything) goes the
 // slower way: a multi-row INSERT with bound parameters.
@@ -302,7 +302,7 @@ func jsonSafe(rows [][]any) bool {
 	return true
 }
 
-// statement builds the INSERT for rows: "SELECT ... FROM json_each(?)" with
+// statement builds the INSERT for rows: "SELECT ... FROM jsonb_each(?)" with
 // one JSON parameter, or a bound VALUES list when a value is not UTF-8. The
 // SELECT form needs its "WHERE true" before an ON CONFLICT clause (SQLite's
 // parsing rule for upserts from a SELECT).
@@ -330,7 +330,11 @@ func statement(rows [][]any, head, tail string) (string, []any) {
 		}
 		sb.WriteString("j.value->>" + strconv.Itoa(i))
 	}
-	sb.WriteString(" FROM json_each(?) AS j WHERE true")
+	// jsonb_each, not json_each: each row then comes as binary JSON, which
+	// "->>" reads directly; json_each's rows are text that every one of
+	// the row's "->>" turned back into binary (inserting 10,000 mappings:
+	// 0.40 s -> 0.30 s).
+	sb.WriteString(" FROM jsonb_each(?) AS j WHERE true")
 	sb.WriteString(tail)
 	return sb.String(), []any{string(appendJSONRows(nil, rows))}
 }

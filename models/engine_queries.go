@@ -1,5 +1,7 @@
 package models
 
+import "gorm.io/gorm"
+
 // Queries the sync engine needs on its hot path. Each one is written so
 // SQLite walks a narrow index (checked with EXPLAIN QUERY PLAN in
 // engine_queries_test.go): a run's cost must follow the records that
@@ -20,12 +22,16 @@ func (s *Store) CountSide(pairID uint, side string) (int, error) {
 // empty), without which SQLite cannot use the (pair_id, side id) index and
 // scans every row of the pair.
 func (s *Store) SideMappings(pairID uint, side string, ids []string) (map[string]*Mapping, error) {
+	return sideMappings(s.DB, pairID, side, ids)
+}
+
+func sideMappings(db *gorm.DB, pairID uint, side string, ids []string) (map[string]*Mapping, error) {
 	out := make(map[string]*Mapping, len(ids))
 	col := idColumn(side)
 	for start := 0; start < len(ids); start += 500 {
 		end := min(start+500, len(ids))
 		var ms []*Mapping
-		if err := s.DB.Where("pair_id = ? AND "+col+" <> '' AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
+		if err := db.Where("pair_id = ? AND "+col+" <> '' AND "+col+" IN ?", pairID, ids[start:end]).Find(&ms).Error; err != nil {
 			return nil, err
 		}
 		for _, m := range ms {
@@ -44,7 +50,7 @@ func (s *Store) SideMappings(pairID uint, side string, ids []string) (map[string
 // preferring the pair index, which would visit every row of the pair.
 func (s *Store) PendingMappings(pairID uint, state string) ([]*Mapping, error) {
 	var ms []*Mapping
-	return ms, s.DB.Where("state = ? AND +pair_id = ?", state, pairID).Order("id").Find(&ms).Error
+	return ms, s.DB.Where("state = ? AND state <> 'ok' AND +pair_id = ?", state, pairID).Order("id").Find(&ms).Error
 }
 
 // Cursors reads a pair's stored change cursors (a run reloads them after

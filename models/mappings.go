@@ -41,20 +41,31 @@ func (s *Store) SideVersions(pairID uint, side string) (map[string]string, error
 	if err != nil {
 		return nil, err
 	}
-	return unpackVersions(packed.String)
+	return unpackPairs(packed.String)
 }
 
-// unpackVersions reads SideVersions' length-prefixed pairs.
-func unpackVersions(p string) (map[string]string, error) {
+// packPairs writes pairs of strings as "<bytes>:<first><bytes>:<second>"
+// each (byte lengths, so any string survives); unpackPairs reads them back.
+func packPairs(sb *strings.Builder, first, second string) {
+	for _, s := range []string{first, second} {
+		sb.WriteString(strconv.Itoa(len(s)))
+		sb.WriteByte(':')
+		sb.WriteString(s)
+	}
+}
+
+// unpackPairs reads length-prefixed pairs (SideVersions', packPairs') into
+// a map from the first of each pair to the second.
+func unpackPairs(p string) (map[string]string, error) {
 	out := make(map[string]string, strings.Count(p, ":")/2)
 	next := func() (string, error) {
 		i := strings.IndexByte(p, ':')
 		if i < 0 {
-			return "", errors.New("side versions: malformed packed list")
+			return "", errors.New("malformed packed list")
 		}
 		n, err := strconv.Atoi(p[:i])
 		if err != nil || n < 0 || i+1+n > len(p) {
-			return "", errors.New("side versions: malformed packed list")
+			return "", errors.New("malformed packed list")
 		}
 		v := p[i+1 : i+1+n]
 		p = p[i+1+n:]
@@ -125,6 +136,9 @@ func (q MappingQuery) scope(db *gorm.DB) *gorm.DB {
 	db = db.Model(&Mapping{}).Where("pair_id = ?", q.PairID)
 	if q.State != "" {
 		db = db.Where("state = ?", q.State)
+		if q.State != StateOK {
+			db = db.Where("state <> 'ok'") // lets SQLite use the partial state index
+		}
 	}
 	if s := strings.TrimSpace(q.Search); s != "" {
 		// Two index range scans joined with UNION rather than an OR, which

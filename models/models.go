@@ -96,8 +96,8 @@ type Mapping struct {
 	AVersion  string            `gorm:"column:a_version"`
 	BVersion  string            `gorm:"column:b_version"`
 	Key       string            // normalized key value (canonical), for display and pending resolution
-	Base      map[string]string `gorm:"serializer:json"` // canonical values both sides agreed on last time
-	State     string            `gorm:"not null;default:ok;index"`
+	Base      map[string]string `gorm:"serializer:json"`     // canonical values both sides agreed on last time
+	State     string            `gorm:"not null;default:ok"` // indexed only when not ok (see migrate)
 	LastError string
 	// PendingSide is for StatePending ("a" or "b": the side being created) and
 	// StateDeletePending (the side whose record is gone).
@@ -147,7 +147,7 @@ type Run struct {
 // Event is one per-record happening in a run, kept after mappings go.
 type Event struct {
 	ID     uint `gorm:"primaryKey"`
-	RunID  uint `gorm:"index"`
+	RunID  uint
 	PairID uint `gorm:"index"`
 	At     time.Time
 	AID    string `gorm:"column:a_id"`

@@ -68,7 +68,7 @@ func uriPath(path string) string {
 // schemaVersion names the schema migrate creates. Bump it whenever a model
 // or an index changes: a store already at this version skips AutoMigrate,
 // which costs tens of milliseconds on every CLI start.
-const schemaVersion = 1
+const schemaVersion = 2
 
 func (s *Store) migrate() error {
 	var v int
@@ -78,7 +78,7 @@ func (s *Store) migrate() error {
 	if v == schemaVersion {
 		return nil
 	}
-	if err := s.DB.AutoMigrate(&Connection{}, &Pair{}, &Mapping{}, &Run{}, &Event{}); err != nil {
+	if err := s.DB.AutoMigrate(&Connection{}, &Pair{}, &Mapping{}, &Run{}, &Event{}, &Intent{}); err != nil {
 		return err
 	}
 	// Partial unique indexes: an id is unique per side once known; pending
@@ -89,6 +89,13 @@ func (s *Store) migrate() error {
 		`CREATE INDEX IF NOT EXISTS idx_mappings_pair_id ON mappings(pair_id, id)`,
 		`CREATE INDEX IF NOT EXISTS idx_mappings_pair_key ON mappings(pair_id, key)`,
 		`CREATE INDEX IF NOT EXISTS idx_events_pair_id ON events(pair_id, id)`,
+		// Schema 2: nearly every row is "ok", so only the rare states are
+		// indexed (a query must say state <> 'ok' to use it); every
+		// record's row then skips this index on a first sync. Events are
+		// never looked up by run.
+		`DROP INDEX IF EXISTS idx_mappings_state`,
+		`CREATE INDEX IF NOT EXISTS idx_mappings_rare_state ON mappings(state) WHERE state <> 'ok'`,
+		`DROP INDEX IF EXISTS idx_events_run_id`,
 	} {
 		if err := s.DB.Exec(q).Error; err != nil {
 			return err
@@ -223,7 +230,7 @@ func (s *Store) Pairs() ([]Pair, error) {
 // DeletePair removes a pair, its mappings, runs and events (not connections).
 func (s *Store) DeletePair(id uint) error {
 	return s.Write(func(tx *gorm.DB) error {
-		for _, m := range []any{&Mapping{}, &Event{}, &Run{}} {
+		for _, m := range []any{&Mapping{}, &Event{}, &Run{}, &Intent{}} {
 			if err := tx.Where("pair_id = ?", id).Delete(m).Error; err != nil {
 				return err
 			}

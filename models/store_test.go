@@ -15,7 +15,13 @@ import (
 
 func openTest(t testing.TB) (*Store, *Pair) {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "tandem.db"))
+	return openAt(t, filepath.Join(t.TempDir(), "tandem.db"))
+}
+
+// openAt opens the store at path with one pair.
+func openAt(t testing.TB, path string) (*Store, *Pair) {
+	t.Helper()
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,5 +219,56 @@ func TestReopenSkipsMigrationButKeepsData(t *testing.T) {
 	}
 	if c, err := s.ConnectionByName("x"); err != nil || c.Kind != "vcarddir" {
 		t.Fatalf("after reopen: %v %v", c, err)
+	}
+}
+
+// A store made by schema 1 (a full state index, an index on events' run)
+// upgrades on open: the rare-state index replaces the full one, the run
+// index goes, the intents table comes, and the rows stay.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, p := openAt(t, path)
+	m := &Mapping{PairID: p.ID, AID: "a.vcf", BID: "b.vcf", State: StateConflict}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP INDEX idx_mappings_rare_state",
+		"CREATE INDEX idx_mappings_state ON mappings(state)",
+		"CREATE INDEX idx_events_run_id ON events(run_id)",
+		"DROP TABLE intents",
+		"PRAGMA user_version = 1",
+	} {
+		if err := s.DB.Exec(q).Error; err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	s.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var names []string
+	if err := s.DB.Raw("SELECT name FROM sqlite_master WHERE type IN ('index', 'table') ORDER BY name").Scan(&names).Error; err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(names, " ")
+	for _, want := range []string{"idx_mappings_rare_state", "intents"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %s after the upgrade: %s", want, got)
+		}
+	}
+	for _, gone := range []string{"idx_mappings_state ", "idx_events_run_id"} {
+		if strings.Contains(got+" ", gone) {
+			t.Errorf("%s kept after the upgrade: %s", gone, got)
+		}
+	}
+	q := MappingQuery{PairID: p.ID, State: StateConflict}
+	if rows, err := s.QueryMappings(q, 0, 10); err != nil || len(rows) != 1 || rows[0].AID != "a.vcf" {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	if plan := queryPlan(t, s, "SELECT * FROM mappings WHERE pair_id = ? AND state = ? AND state <> 'ok'", p.ID, StateConflict); !strings.Contains(plan, "idx_mappings_rare_state") {
+		t.Errorf("the grid's state filter does not use the state index: %s", plan)
 	}
 }

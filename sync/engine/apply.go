@@ -175,22 +175,44 @@ func (r *runner) pipeline(batches []batch, total int) error {
 	return r.commitAll(finished)
 }
 
-// intentTx marks a batch of creates' rows pending with their key, so a
-// crash after the remote create cannot cause a duplicate (nil for other
-// batches).
+// intentTx records, before a batch of creates is written, what the batch
+// will create: one Intent row listing the new records' source ids and keys
+// (a reused row, an earlier error's, is marked pending instead). A crash
+// after the writes then cannot cause a duplicate: the next run turns the
+// intent into pending rows and finds the records by key. nil for other
+// batches.
 func (r *runner) intentTx(b batch) func(*gorm.DB) error {
 	if !b.creates() {
 		return nil
 	}
-	rows := make([]*models.Mapping, 0, len(b.us))
+	r.intentSeq++
+	seq := r.intentSeq
+	var entries []models.IntentEntry
+	var reused []*models.Mapping
 	for _, u := range b.us {
 		m := u.row
 		m.State = models.StatePending
 		m.PendingSide = b.s.name
 		m.Key = u.rec[u.src].key
-		rows = append(rows, m)
+		if m.ID != 0 {
+			reused = append(reused, m)
+			continue
+		}
+		entries = append(entries, models.IntentEntry{SourceID: sideID(m, u.src), Key: m.Key})
+		u.intent = seq
 	}
-	return func(tx *gorm.DB) error { return saveRows(tx, rows) }
+	if len(entries) > 0 {
+		r.intentLeft[seq] = len(entries)
+	}
+	runID, pairID, side := r.run.ID, r.pair.ID, b.s.name
+	return func(tx *gorm.DB) error {
+		if len(entries) > 0 {
+			if err := models.AddIntent(tx, runID, seq, pairID, side, entries); err != nil {
+				return err
+			}
+		}
+		return saveRows(tx, reused)
+	}
 }
 
 func (u *unit) finished() bool {
@@ -382,18 +404,28 @@ func (r *runner) commitTx(us []*unit) func(*gorm.DB) error {
 	var saves []*models.Mapping
 	var dels []uint
 	var events []models.Event
+	var intents []int // recorded in full by this transaction
 	for _, u := range us {
 		if u.committed {
 			continue
 		}
 		u.committed = true
+		if u.intent != 0 {
+			if r.intentLeft[u.intent]--; r.intentLeft[u.intent] == 0 {
+				intents = append(intents, u.intent)
+			}
+		}
 		sv, dl, ev := r.outcome(u, r.run)
 		saves = append(saves, sv...)
 		dels = append(dels, dl...)
 		events = append(events, ev...)
 	}
-	if len(saves) == 0 && len(dels) == 0 && len(events) == 0 {
+	if len(saves) == 0 && len(dels) == 0 && len(events) == 0 && len(intents) == 0 {
 		return nil
+	}
+	var runID uint
+	if r.run != nil {
+		runID = r.run.ID
 	}
 	return func(tx *gorm.DB) error {
 		if err := models.DeleteMappings(tx, dels); err != nil {
@@ -402,7 +434,10 @@ func (r *runner) commitTx(us []*unit) func(*gorm.DB) error {
 		if err := saveRows(tx, saves); err != nil {
 			return err
 		}
-		return models.AddEvents(tx, events)
+		if err := models.AddEvents(tx, events); err != nil {
+			return err
+		}
+		return models.DeleteIntents(tx, runID, intents)
 	}
 }
 

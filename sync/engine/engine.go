@@ -140,6 +140,9 @@ type runner struct {
 	byRow  map[uint]*unit
 	policy string
 	taken  [2]map[string]bool // ids claimed by pending-row resolution
+
+	intentSeq  int         // the last Intent's number in this run
+	intentLeft map[int]int // Intent -> its creates not yet recorded
 }
 
 func (o Options) clock() time.Time {
@@ -186,7 +189,7 @@ func newRunner(ctx context.Context, store *models.Store, pair *models.Pair, a, b
 	}
 	r := &runner{ctx: ctx, store: store, pair: pair, opt: opt, now: opt.clock(),
 		rows: map[uint]*models.Mapping{}, byRow: map[uint]*unit{}, policy: pair.Conflict,
-		taken: [2]map[string]bool{{}, {}}}
+		taken: [2]map[string]bool{{}, {}}, intentLeft: map[int]int{}}
 	if r.policy == "" {
 		r.policy = models.ConflictNewest
 	}
@@ -253,6 +256,11 @@ func (r *runner) progressDone(err error) {
 }
 
 func (r *runner) do() error {
+	// A killed run's batches of creates come back as pending rows, which
+	// classify resolves by key.
+	if _, err := r.store.MaterializeIntents(r.pair.ID); err != nil {
+		return fmt.Errorf("recover an interrupted run: %w", err)
+	}
 	r.progress("fetch", 0, 2)
 	// The sides are independent until planning: fetch both at once, so one
 	// side's listing (stat calls, HTTP) overlaps the other's reads.

@@ -54,6 +54,7 @@ type unit struct {
 	exists    string // AlreadyExists: link to this id
 	retried   bool
 	committed bool
+	intent    int               // the Intent (batch) this create was recorded in, 0 if none
 	choice    map[string]string // Resolve: canonical field -> "a" or "b"
 }
 
