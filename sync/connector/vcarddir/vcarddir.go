@@ -37,6 +37,7 @@ import (
 	"tandem/sync/connector"
 	"tandem/sync/connector/vcardfields"
 	"tandem/sync/connector/vcardtext"
+	"tandem/sync/trace"
 )
 
 // Kind is the registered kind name.
@@ -429,6 +430,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 		}
 		return err
 	}
+	trace.Mark("vcarddir: staged %d", len(writes))
 	n := 0
 	for _, s := range staged {
 		if s != nil && !s.synced {
@@ -455,6 +457,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 			})
 		}
 	}
+	trace.Mark("vcarddir: flushed")
 	forEach(context.Background(), len(staged), writeWorkers, func(i int) {
 		if s := staged[i]; s != nil {
 			rec, err := d.commit(s)
