@@ -130,6 +130,18 @@ func TestSideVersionsOddIDs(t *testing.T) {
 	if err != nil || len(b) != len(want)+1 || b["b-only"] != "x" {
 		t.Fatalf("side B: %q, %v", b, err)
 	}
+	// A NUL in an id or a version (the fast path splits on NUL) falls back
+	// to the length-prefixed read.
+	for id, v := range map[string]string{"nul\x00id.vcf": "1-2", "n.vcf": "ver\x00sion"} {
+		want[id] = v
+		ms = append(ms, &Mapping{PairID: p.ID, AID: id, AVersion: v})
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms[len(ms)-1:]) }); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SideVersions(p.ID, SideA); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("with %q: got %q, %v\nwant %q", id, got, err, want)
+		}
+	}
 	empty, err := s.SideVersions(p.ID+1, SideA)
 	if err != nil || len(empty) != 0 {
 		t.Fatalf("another pair: %q, %v", empty, err)

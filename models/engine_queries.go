@@ -17,6 +17,14 @@ func (s *Store) CountSide(pairID uint, side string) (int, error) {
 	return int(n), err
 }
 
+// HasMappings tells whether the pair has any mapping row (a first sync has
+// none, and can skip looking its records up one by one).
+func (s *Store) HasMappings(pairID uint) (bool, error) {
+	var n int64
+	err := s.DB.Raw("SELECT count(*) FROM (SELECT 1 FROM mappings WHERE pair_id = ? LIMIT 1)", pairID).Scan(&n).Error
+	return n > 0, err
+}
+
 // SideMappings returns the pair's mappings whose side id is in ids, keyed
 // by that id. It repeats the partial index's condition (the side id is not
 // empty), without which SQLite cannot use the (pair_id, side id) index and

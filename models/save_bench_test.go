@@ -41,3 +41,24 @@ func BenchmarkSaveMappings10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSideVersions10k reads the versions of one side of 10,000
+// mappings, as every run of a pair with a fully listed side does.
+func BenchmarkSideVersions10k(b *testing.B) {
+	s, p := openTest(b)
+	ms := make([]*Mapping, 10000)
+	for i := range ms {
+		ms[i] = &Mapping{PairID: p.ID, AID: fmt.Sprintf("contact-%07d.vcf", i), BID: fmt.Sprintf("%08x-1c2d-4e5f-8a9b-0c1d2e3f4a5b.vcf", i*7919),
+			AVersion: fmt.Sprintf("412-17000000%010d", i), BVersion: fmt.Sprintf("415-17000001%010d", i), State: StateOK,
+			Base: map[string]string{"name": "Person", "email": "person@example.com"}}
+	}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		v, err := s.SideVersions(p.ID, SideB)
+		if err != nil || len(v) != len(ms) {
+			b.Fatalf("%d versions, %v", len(v), err)
+		}
+	}
+}

@@ -141,6 +141,7 @@ type runner struct {
 	policy string
 	taken  [2]map[string]bool // ids claimed by pending-row resolution
 
+	noRows     bool        // the pair had no mapping rows when the run began
 	intentSeq  int         // the last Intent's number in this run
 	intentLeft map[int]int // Intent -> its creates not yet recorded
 }
@@ -261,6 +262,11 @@ func (r *runner) do() error {
 	if _, err := r.store.MaterializeIntents(r.pair.ID); err != nil {
 		return fmt.Errorf("recover an interrupted run: %w", err)
 	}
+	has, err := r.store.HasMappings(r.pair.ID)
+	if err != nil {
+		return err
+	}
+	r.noRows = !has
 	r.progress("fetch", 0, 2)
 	// The sides are independent until planning: fetch both at once, so one
 	// side's listing (stat calls, HTTP) overlaps the other's reads.

@@ -102,7 +102,6 @@ func isLinked(m *models.Mapping) bool { return m.AID != "" && m.BID != "" }
 // classify attaches this run's records and deletions to mapping rows,
 // resolves pending rows, and matches unmapped records by key.
 func (r *runner) classify() error {
-	pid := r.pair.ID
 	pendingSrc := map[uint]*rec{}
 	for _, s := range r.s {
 		ids := make([]string, 0, len(s.recs)+len(s.deleted))
@@ -110,7 +109,7 @@ func (r *runner) classify() error {
 			ids = append(ids, id)
 		}
 		ids = append(ids, s.deleted...)
-		rows, err := r.store.SideMappings(pid, s.name, ids)
+		rows, err := r.sideMappings(s, ids)
 		if err != nil {
 			return err
 		}
@@ -163,6 +162,15 @@ func (r *runner) classify() error {
 		return err
 	}
 	return r.fetchOthers()
+}
+
+// sideMappings looks up the rows of a side's records by id (none to look
+// for when the pair had no rows).
+func (r *runner) sideMappings(s *sideState, ids []string) (map[string]*models.Mapping, error) {
+	if r.noRows {
+		return map[string]*models.Mapping{}, nil
+	}
+	return r.store.SideMappings(r.pair.ID, s.name, ids)
 }
 
 // resolvePending settles rows left pending by a crash: the record being
@@ -376,7 +384,7 @@ func (r *runner) matchUnmapped() error {
 		}
 	}
 	byKey := map[string][]*models.Mapping{}
-	if len(keys) > 0 {
+	if len(keys) > 0 && !r.noRows {
 		ms, err := r.store.MappingsByKey(r.pair.ID, keys)
 		if err != nil {
 			return err
