@@ -39,7 +39,7 @@ type Item struct {
 type Changes struct {
 	Items []Item
 	// Full means Items lists every record of the side: a known id absent
-	// from Items has been deleted.
+	// from Items has been deleted. Each id appears once.
 	Full   bool
 	Cursor string // to pass next time; stored only after the run committed
 }

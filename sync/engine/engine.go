@@ -356,22 +356,35 @@ func (r *runner) fetch(s *sideState) error {
 		}
 		s.versions = prior.v
 		s.mappedCnt = len(s.versions)
-		seen := make(map[string]bool, len(ch.Items))
+		listed := 0 // listed items that have a stored version
 		for _, it := range ch.Items {
 			if it.Deleted {
 				continue
 			}
-			seen[it.ID] = true
-			if v, ok := s.versions[it.ID]; !ok || v != it.Version || it.Version == "" {
+			v, ok := s.versions[it.ID]
+			if ok {
+				listed++
+			}
+			if !ok || v != it.Version || it.Version == "" {
 				need = append(need, it)
 			}
 		}
-		for id := range s.versions {
-			if !seen[id] {
-				s.deleted = append(s.deleted, id)
+		if listed != len(s.versions) {
+			// Some stored record was not listed (ids are listed once
+			// each): find which, without a set of 10,000 ids on every run.
+			seen := make(map[string]bool, len(ch.Items))
+			for _, it := range ch.Items {
+				if !it.Deleted {
+					seen[it.ID] = true
+				}
 			}
+			for id := range s.versions {
+				if !seen[id] {
+					s.deleted = append(s.deleted, id)
+				}
+			}
+			sort.Strings(s.deleted)
 		}
-		sort.Strings(s.deleted)
 	} else {
 		s.mappedCnt = -1
 		var ids []string
