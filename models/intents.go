@@ -1,10 +1,8 @@
 package models
 
 import (
-	"errors"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -66,16 +64,18 @@ func (s *Store) MaterializeIntents(pairID uint) (int, error) {
 	added := 0
 	err := s.Write(func(tx *gorm.DB) error {
 		for _, in := range left {
-			if in.Side != SideA && in.Side != SideB {
-				return errors.New("intent: unknown side " + strconv.Quote(in.Side))
+			keys, err := unpackPairs(in.Entries)
+			if err != nil || in.Side != SideA && in.Side != SideB {
+				// Damaged (the engine never writes one like it): nothing
+				// in it can be resolved, and keeping it would stop every
+				// run of the pair. It goes; a record it stood for that was
+				// created meanwhile is an unmapped record of a full
+				// listing, which the run matches by key before creating.
+				continue
 			}
 			src := SideA
 			if in.Side == SideA {
 				src = SideB
-			}
-			keys, err := unpackPairs(in.Entries)
-			if err != nil {
-				return errors.New("intent: " + err.Error())
 			}
 			ids := slices.Sorted(maps.Keys(keys))
 			have, err := sideMappings(tx, pairID, src, ids)

@@ -77,3 +77,29 @@ func TestDeleteIntentsOnlyTheRecordedBatches(t *testing.T) {
 		t.Fatalf("the pair's intents outlived it: %+v %v", left, err)
 	}
 }
+
+// A damaged intent (the engine never writes one) does not stop the pair:
+// it is dropped, and the good ones still become pending rows.
+func TestMaterializeIntentsDropsDamaged(t *testing.T) {
+	s, p := openTest(t)
+	bad := []Intent{
+		{RunID: 1, Seq: 1, PairID: p.ID, Side: "c", Entries: "1:x0:"},
+		{RunID: 1, Seq: 2, PairID: p.ID, Side: SideB, Entries: "9:short"},
+	}
+	err := s.Write(func(tx *gorm.DB) error {
+		if err := tx.Create(&bad).Error; err != nil {
+			return err
+		}
+		return AddIntent(tx, 1, 3, p.ID, SideB, []IntentEntry{{"ok.vcf", "k"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MaterializeIntents(p.ID); err != nil || n != 1 {
+		t.Fatalf("added %d, %v; want 1", n, err)
+	}
+	var left int64
+	if err := s.DB.Model(&Intent{}).Count(&left).Error; err != nil || left != 0 {
+		t.Fatalf("%d intents left, %v", left, err)
+	}
+}
