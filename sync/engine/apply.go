@@ -89,14 +89,14 @@ type batch struct {
 func (b batch) creates() bool { return b.us[0].w[b.s.idx].Op == connector.OpCreate }
 
 // pipeline writes the batches in order while the store records, in the
-// background, the previous batch's outcome and the next batch's intent rows:
+// background, the previous batch's outcome and the next batch's intent:
 // one batch's file or network writes overlap its neighbours' SQLite work
 // (two cores both busy instead of taking turns).
 //
 // Crash safety is unchanged: a batch of creates is written only after its
-// intent rows are committed (they are committed one batch ahead), and a
-// unit's outcome is committed after its writes returned. A kill leaves at
-// worst pending rows, which the next run resolves by key.
+// intent is committed (it is committed one batch ahead), and a unit's
+// outcome is committed after its writes returned. A kill leaves at worst
+// intents, which the next run turns into pending rows and resolves by key.
 //
 // Everything that touches units and rows runs on this goroutine; the
 // background goroutine only hands prepared rows to the store, while this
@@ -322,6 +322,7 @@ func (r *runner) retryUnit(u *unit) error {
 		}
 		setSideID(u.row, t, ex.id)
 		u.rec[t] = ex
+		u.gone[t] = false // it exists after all: link, do not plan the create again
 		u.first = true
 		u.detail = "already existed on " + s.label + ": linked"
 	} else {

@@ -5,10 +5,11 @@ package engine
 //	fetch   each side's changes since its cursor (or a Full listing: then only
 //	        ids whose version differs from the stored one, or that are
 //	        unmapped, are read, and mapped ids missing from it are deletions).
-//	pending rows (a create whose outcome a crash lost) are resolved first:
-//	        the record is looked up on the target by key (KeyFinder, else this
-//	        run's listing): found -> link, not found -> create again reusing
-//	        the row, so no duplicate.
+//	pending rows (a create whose outcome a crash lost; a killed run's
+//	        intents become such rows when the next run starts) are resolved
+//	        first: the record is looked up on the target by key (KeyFinder,
+//	        else this run's listing): found -> link, not found -> create
+//	        again reusing the row, so no duplicate.
 //
 //	record state (X = one side, Y = the other)          -> action
 //	mapped, X changed, Y not (Y's values = base)         -> write X's changed fields to Y
@@ -49,8 +50,9 @@ package engine
 // (*BrakeError) unless Options.ForceDelete. A refused run writes nothing and
 // keeps the cursors.
 //
-// Crash safety: creates are preceded by a committed pending row (source id,
-// key, PendingSide) per batch; rows are completed after each Apply batch.
+// Crash safety: each batch of creates is preceded by a committed intent
+// (the source ids and keys, models.Intent); its rows are inserted complete,
+// and the intent deleted, in the transaction that records the batch.
 // Updates commit new versions and base after the batch that finished the
 // record. Cursors are saved last. An incremental side with a per-record
 // error keeps its old cursor, so the failed record is seen (and retried)
@@ -258,9 +260,12 @@ func (r *runner) progressDone(err error) {
 
 func (r *runner) do() error {
 	// A killed run's batches of creates come back as pending rows, which
-	// classify resolves by key.
-	if _, err := r.store.MaterializeIntents(r.pair.ID); err != nil {
-		return fmt.Errorf("recover an interrupted run: %w", err)
+	// classify resolves by key. Not in a dry run, which writes nothing: its
+	// plan may then show as creates records a real run links.
+	if !r.opt.DryRun {
+		if _, err := r.store.MaterializeIntents(r.pair.ID); err != nil {
+			return fmt.Errorf("recover an interrupted run: %w", err)
+		}
 	}
 	has, err := r.store.HasMappings(r.pair.ID)
 	if err != nil {

@@ -1096,3 +1096,47 @@ func TestKilledAtAnyApplyConverges(t *testing.T) {
 		}
 	}
 }
+
+// Edit beats delete: x is re-created on B, and B answers AlreadyExists (a
+// record with the same unique field appeared meanwhile). The retry must
+// link that record, not re-plan the create (B was still marked gone) and
+// then record a create that was never written, as an ok row without B id.
+func TestRecreateAlreadyExistsLinks(t *testing.T) {
+	e := newEnv(t, envOpt{b: memory.Options{UniqueField: "name"}})
+	aid, bid := e.firstSync(map[string]string{"EMAIL": "x@x.org", "FN": "Xavier"}, nil)
+	e.firstSync(map[string]string{"EMAIL": "k@x.org", "FN": "Keep"}, nil) // so B is not listed empty
+	e.b.Remove(bid)
+	e.a.Set(aid, map[string]string{"FN": "Zed"})
+	var other string
+	e.b.BeforeApply(func(ws []connector.Write) {
+		if other == "" && len(ws) > 0 && ws[0].Op == connector.OpCreate {
+			other = e.b.Add(map[string]string{"email": "x@x.org", "name": "Zed"})
+		}
+	})
+	res := e.sync(Options{})
+	if m := e.rowFor("a", aid); res.Created != 0 || m.BID != other {
+		t.Fatalf("%s: row %+v, want linked to %s", res.Summary(), m, other)
+	}
+}
+
+// A dry run after a killed run writes nothing, not even the pending rows
+// the killed run's intent stands for (the next real run makes them).
+func TestDryRunAfterCrashWritesNothing(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	aid := e.a.Add(map[string]string{"EMAIL": "y@x.org"})
+	cb := &crashAfter{Conn: e.b, crash: true}
+	if _, err := Run(context.Background(), e.store, e.pair, e.a, cb, Options{}); err == nil {
+		t.Fatal("no error")
+	}
+	e.sync(Options{DryRun: true})
+	if rows := e.rows(); len(rows) != 0 {
+		t.Fatalf("dry run wrote rows: %+v", rows)
+	}
+	e.sync(Options{})
+	if e.b.Len() != 1 {
+		t.Fatalf("duplicate: %d records on B", e.b.Len())
+	}
+	if m := e.rowFor("a", aid); m.State != models.StateOK || m.BID != e.b.IDs()[0] {
+		t.Fatalf("%+v", m)
+	}
+}
