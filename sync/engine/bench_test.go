@@ -20,18 +20,8 @@ func BenchmarkIncremental(b *testing.B) {
 	for _, n := range []int{10000, 100000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
-			store, err := models.Open(filepath.Join(b.TempDir(), "tandem.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
+			store, pair := benchStore(b)
 			defer store.Close()
-			pair := &models.Pair{Name: "bench", Key: "email", Fields: testFields(),
-				A:        models.Connection{Name: "A", Kind: "memory"},
-				B:        models.Connection{Name: "B", Kind: "memory"},
-				Conflict: models.ConflictNewest, Deletes: models.DeletePropagate, Interval: "5m"}
-			if err := store.SavePair(pair); err != nil {
-				b.Fatal(err)
-			}
 			a := memory.New(memory.Options{Name: "a", Incremental: true, Conditional: true})
 			bb := memory.New(memory.Options{Name: "b", Incremental: true, Conditional: true})
 			rows := make([]*models.Mapping, 0, n)
@@ -83,17 +73,7 @@ func BenchmarkFirstSync(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		store, err := models.Open(filepath.Join(b.TempDir(), "tandem.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		pair := &models.Pair{Name: "bench", Key: "email", Fields: testFields(),
-			A:        models.Connection{Name: "A", Kind: "memory"},
-			B:        models.Connection{Name: "B", Kind: "memory"},
-			Conflict: models.ConflictNewest, Deletes: models.DeletePropagate, Interval: "5m"}
-		if err := store.SavePair(pair); err != nil {
-			b.Fatal(err)
-		}
+		store, pair := benchStore(b)
 		a := memory.New(memory.Options{Name: "a"})
 		bb := memory.New(memory.Options{Name: "b"})
 		for i := 0; i < n; i++ {
@@ -108,4 +88,21 @@ func BenchmarkFirstSync(b *testing.B) {
 		store.Close()
 		b.StartTimer()
 	}
+}
+
+// benchStore opens a store in a temporary folder with one pair of two
+// in-memory connections.
+func benchStore(b *testing.B) (*models.Store, *models.Pair) {
+	store, err := models.Open(filepath.Join(b.TempDir(), "tandem.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pair := &models.Pair{Name: "bench", Key: "email", Fields: testFields(),
+		A:        models.Connection{Name: "A", Kind: "memory"},
+		B:        models.Connection{Name: "B", Kind: "memory"},
+		Conflict: models.ConflictNewest, Deletes: models.DeletePropagate, Interval: "5m"}
+	if err := store.SavePair(pair); err != nil {
+		b.Fatal(err)
+	}
+	return store, pair
 }
