@@ -400,7 +400,7 @@ func (r *runner) fetch(s *sideState) error {
 				ids = append(ids, it.ID)
 			}
 		}
-		known, err := r.store.SideMappings(pid, s.name, ids)
+		known, err := r.sideMappings(s, ids)
 		if err != nil {
 			return err
 		}
