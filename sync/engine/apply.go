@@ -204,7 +204,7 @@ func (r *runner) intentTx(b batch) func(*gorm.DB) error {
 	if len(entries) > 0 {
 		r.intentLeft[seq] = len(entries)
 	}
-	runID, pairID, side := r.run.ID, r.pair.ID, b.s.name
+	runID, pairID, side := r.runID(), r.pair.ID, b.s.name
 	return func(tx *gorm.DB) error {
 		if len(entries) > 0 {
 			if err := models.AddIntent(tx, runID, seq, pairID, side, entries); err != nil {
@@ -213,6 +213,14 @@ func (r *runner) intentTx(b batch) func(*gorm.DB) error {
 		}
 		return saveRows(tx, reused)
 	}
+}
+
+// runID is the run's row id (0 for Resolve, which records no run).
+func (r *runner) runID() uint {
+	if r.run == nil {
+		return 0
+	}
+	return r.run.ID
 }
 
 func (u *unit) finished() bool {
@@ -424,10 +432,7 @@ func (r *runner) commitTx(us []*unit) func(*gorm.DB) error {
 	if len(saves) == 0 && len(dels) == 0 && len(events) == 0 && len(intents) == 0 {
 		return nil
 	}
-	var runID uint
-	if r.run != nil {
-		runID = r.run.ID
-	}
+	runID := r.runID()
 	return func(tx *gorm.DB) error {
 		if err := models.DeleteMappings(tx, dels); err != nil {
 			return err
