@@ -34,7 +34,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
+	"tandem/sync/transform/internal/phonenumbers"
 
 	"tandem/models"
 )

@@ -3,11 +3,15 @@
 // Last reconciled against: v9.0.32
 package phonenumbers
 
-import "google.golang.org/protobuf/proto"
+import (
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+)
 
 // metadataContainer bundles all of the metadata-derived lookup state used by
 // the library. The package keeps a single active container (currentMetadata),
-// built from the embedded metadata during init. Bundling the state behind one
+// built from the embedded metadata on first use (see metadata). Bundling the state behind one
 // swappable value is the seam that lets tests run against alternate metadata
 // (e.g. upstream's synthetic PhoneNumberMetadataForTesting data) without
 // changing the public, package-level API.
@@ -41,9 +45,25 @@ type metadataContainer struct {
 }
 
 // currentMetadata is the active metadata container. It is populated from the
-// embedded metadata by initMetadata during package initialization. Tests may
+// embedded metadata by initMetadata on first use (see metadata). Tests may
 // swap it via useMetadata to exercise the library against alternate metadata.
 var currentMetadata *metadataContainer
+
+// Tandem's change to upstream: the metadata loads on first use, not in
+// init. Parsing it takes ~18 ms, which every start of every process paid,
+// phone transform or not.
+var metadataOnce sync.Once
+
+// metadata returns the active container, loading the embedded metadata the
+// first time.
+func metadata() *metadataContainer {
+	metadataOnce.Do(func() {
+		if currentMetadata == nil {
+			initMetadata()
+		}
+	})
+	return currentMetadata
+}
 
 func initMetadata() {
 	// load our regions
@@ -132,23 +152,23 @@ func newMetadataContainer(coll *PhoneMetadataCollection, countryCodeToRegion map
 // returned restore function (typically via t.Cleanup) and must not run such
 // tests in parallel, since the active container is process-global.
 func useMetadata(mc *metadataContainer) (restore func()) {
-	prev := currentMetadata
+	prev := metadata()
 	currentMetadata = mc
 	return func() { currentMetadata = prev }
 }
 
 func readFromNanpaRegions(key string) (struct{}, bool) {
-	v, ok := currentMetadata.nanpaRegions[key]
+	v, ok := metadata().nanpaRegions[key]
 	return v, ok
 }
 
 func readFromRegionToMetadataMap(key string) (*PhoneMetadata, bool) {
-	v, ok := currentMetadata.regionToMetadataMap[key]
+	v, ok := metadata().regionToMetadataMap[key]
 	return v, ok
 }
 
 func readFromCountryCodeToNonGeographicalMetadataMap(key int) (*PhoneMetadata, bool) {
-	v, ok := currentMetadata.countryCodeToNonGeographicalMetadataMap[key]
+	v, ok := metadata().countryCodeToNonGeographicalMetadataMap[key]
 	return v, ok
 }
 

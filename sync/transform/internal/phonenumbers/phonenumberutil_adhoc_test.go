@@ -1556,4 +1556,3 @@ func TestGetNationalSignificantNumberClampsLeadingZeros(t *testing.T) {
 	// MAX_LENGTH_FOR_NSN leading zeros plus the 10-digit national number.
 	assert.Len(t, nsn, MAX_LENGTH_FOR_NSN+len("6502530000"))
 }
-
