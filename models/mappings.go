@@ -27,20 +27,21 @@ func idColumn(side string) string {
 	return "a_id"
 }
 
-// SideVersions returns id -> version for every mapped record on one side.
-// Only the two narrow columns are read, each as one string with NUL
+// readSideVersions reads id -> version for every mapped record on one side
+// from the mappings themselves (SideVersions reads a snapshot when there
+// is one: versions.go). Only the two narrow columns are read, each as one string with NUL
 // between the values (row by row through database/sql cost more than the
 // scan itself: a no-change sync of 10,000 cards spent 19% of its CPU here).
 // Two aggregates of one scan see the rows in the same order, so the i-th
 // id goes with the i-th version. An id or version holding a NUL (no file
 // name or URL does) makes the counts disagree; then they come again,
 // length-prefixed.
-func (s *Store) SideVersions(pairID uint, side string) (map[string]string, error) {
+func readSideVersions(db *gorm.DB, pairID uint, side string) (map[string]string, error) {
 	col := idColumn(side)
 	ver := col[:1] + "_version"
 	var n int
 	var ids, vers sql.NullString
-	err := s.DB.Raw("SELECT count(*), group_concat("+col+", char(0)), group_concat(coalesce("+ver+", ''), char(0)) FROM mappings WHERE pair_id = ? AND "+col+" <> ''", pairID).Row().Scan(&n, &ids, &vers)
+	err := db.Raw("SELECT count(*), group_concat("+col+", char(0)), group_concat(coalesce("+ver+", ''), char(0)) FROM mappings WHERE pair_id = ? AND "+col+" <> ''", pairID).Row().Scan(&n, &ids, &vers)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (s *Store) SideVersions(pairID uint, side string) (map[string]string, error
 	var packed sql.NullString
 	// "<bytes of id>:<id><bytes of version>:<version>" per row; byte lengths
 	// (a BLOB's length), so any id survives.
-	err = s.DB.Raw("SELECT group_concat(length(CAST("+col+" AS BLOB)) || ':' || "+col+" || length(CAST(coalesce("+ver+", '') AS BLOB)) || ':' || coalesce("+ver+", ''), '') FROM mappings WHERE pair_id = ? AND "+col+" <> ''", pairID).Row().Scan(&packed)
+	err = db.Raw("SELECT group_concat(length(CAST("+col+" AS BLOB)) || ':' || "+col+" || length(CAST(coalesce("+ver+", '') AS BLOB)) || ':' || coalesce("+ver+", ''), '') FROM mappings WHERE pair_id = ? AND "+col+" <> ''", pairID).Row().Scan(&packed)
 	if err != nil {
 		return nil, err
 	}

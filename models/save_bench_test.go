@@ -43,7 +43,8 @@ func BenchmarkSaveMappings10k(b *testing.B) {
 }
 
 // BenchmarkSideVersions10k reads the versions of one side of 10,000
-// mappings, as every run of a pair with a fully listed side does.
+// mappings, as every run of a pair with a fully listed side does: from the
+// rows (no snapshot yet), and from a snapshot with 100 changes logged since.
 func BenchmarkSideVersions10k(b *testing.B) {
 	s, p := openTest(b)
 	ms := make([]*Mapping, 10000)
@@ -55,10 +56,23 @@ func BenchmarkSideVersions10k(b *testing.B) {
 	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		v, err := s.SideVersions(p.ID, SideB)
-		if err != nil || len(v) != len(ms) {
-			b.Fatalf("%d versions, %v", len(v), err)
+	read := func(b *testing.B) {
+		for b.Loop() {
+			v, err := s.SideVersions(p.ID, SideB)
+			if err != nil || len(v) != len(ms) {
+				b.Fatalf("%d versions, %v", len(v), err)
+			}
 		}
 	}
+	b.Run("rows", read)
+	if err := s.RefreshVersionSnapshot(p.ID, SideB, 0); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		ms[i*100].BVersion += "+"
+	}
+	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("snapshot", read)
 }

@@ -68,7 +68,7 @@ func uriPath(path string) string {
 // schemaVersion names the schema migrate creates. Bump it whenever a model
 // or an index changes: a store already at this version skips AutoMigrate,
 // which costs tens of milliseconds on every CLI start.
-const schemaVersion = 2
+const schemaVersion = 3
 
 func (s *Store) migrate() error {
 	var v int
@@ -97,6 +97,13 @@ func (s *Store) migrate() error {
 		`CREATE INDEX IF NOT EXISTS idx_mappings_rare_state ON mappings(state) WHERE state <> 'ok'`,
 		`DROP INDEX IF EXISTS idx_events_run_id`,
 	} {
+		if err := s.DB.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	// Schema 3: each side's version snapshot and the triggers keeping its
+	// change log (versions.go).
+	for _, q := range versionSchema {
 		if err := s.DB.Exec(q).Error; err != nil {
 			return err
 		}
@@ -230,6 +237,9 @@ func (s *Store) Pairs() ([]Pair, error) {
 // DeletePair removes a pair, its mappings, runs and events (not connections).
 func (s *Store) DeletePair(id uint) error {
 	return s.Write(func(tx *gorm.DB) error {
+		if err := dropVersionSnapshots(tx, id); err != nil { // first: the mappings' deletion is then not logged
+			return err
+		}
 		for _, m := range []any{&Mapping{}, &Event{}, &Run{}, &Intent{}} {
 			if err := tx.Where("pair_id = ?", id).Delete(m).Error; err != nil {
 				return err

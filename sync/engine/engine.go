@@ -315,7 +315,33 @@ func (r *runner) do() error {
 		return err
 	}
 	trace.Mark("apply: done")
-	return r.saveCursors()
+	if err := r.saveCursors(); err != nil {
+		return err
+	}
+	r.refreshVersionSnapshots()
+	return nil
+}
+
+// snapshotMinLogged: a side's version snapshot is rebuilt once more than
+// this many changes (and an eighth of its size) were logged since; below,
+// the next run looks the logged ids up again (~5 µs each) instead.
+const snapshotMinLogged = 1000
+
+// refreshVersionSnapshots keeps the stored-versions snapshot of each side
+// that lists in full current enough (models/versions.go): a rebuild after
+// a first sync or many changes, nothing after a small run. It is a cache
+// (the log keeps it right), so a failure here loses nothing: the next run
+// reads the rows, or the older snapshot and a longer log.
+func (r *runner) refreshVersionSnapshots() {
+	for _, s := range r.s {
+		if s.caps.Incremental {
+			continue
+		}
+		if err := r.store.RefreshVersionSnapshot(r.pair.ID, s.name, snapshotMinLogged); err != nil {
+			trace.Mark("run: version snapshot of %s not refreshed: %v", s.name, err)
+		}
+	}
+	trace.Mark("run: version snapshots current")
 }
 
 func sideErr(s *sideState, what string, err error) error {
