@@ -88,3 +88,25 @@ func littleDirty() bool { return false }
 
 // roundSize is applyRound; elsewhere a staged file is closed until renamed.
 func roundSize() int { return 1000 }
+
+// listDir reads a folder's entries.
+func listDir(dir *os.File) ([]dirEntry, error) {
+	ents, err := dir.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dirEntry, len(ents))
+	for i, e := range ents {
+		kind := kindFile
+		switch {
+		case e.IsDir():
+			kind = kindDir
+		case e.Type()&fs.ModeSymlink != 0:
+			kind = kindLink
+		case !e.Type().IsRegular():
+			kind = kindOther
+		}
+		out[i] = dirEntry{e.Name(), kind}
+	}
+	return out, nil
+}

@@ -142,6 +142,22 @@ func versionOf(size, mtime int64) string {
 	return string(strconv.AppendInt(v, mtime, 10))
 }
 
+// dirEntry is a name in a folder and what the listing told of its type.
+type dirEntry struct {
+	name string
+	kind entryKind
+}
+
+type entryKind uint8
+
+const (
+	kindUnknown entryKind = iota // the file system did not say: stat tells
+	kindFile
+	kindDir
+	kindLink
+	kindOther // a FIFO, socket or device
+)
+
 // Changes lists every card with its version, without opening any file. The
 // stat calls (one per card, most of the cost) run on a few goroutines.
 // Temporary files of ours left by a killed run are removed on the way.
@@ -151,11 +167,11 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
 	}
 	defer dir.Close()
-	entries, err := dir.ReadDir(-1)
+	entries, err := listDir(dir)
 	if err != nil {
 		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
 	}
-	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
 	items := make([]connector.Item, len(entries))
 	errs := make([]error, listWorkers)
 	var stale []string
@@ -165,7 +181,7 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 		per = len(entries)
 	}
 	for _, e := range entries {
-		if n := e.Name(); n[0] == '.' && isTemp(n) {
+		if n := e.name; n[0] == '.' && isTemp(n) {
 			stale = append(stale, n)
 		}
 	}
@@ -199,16 +215,18 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 var listWorkers = 4
 
 // stat fills items[i] for the cards among entries (ID "" for the others).
-func (d *Dir) stat(ctx context.Context, dir *os.File, entries []os.DirEntry, items []connector.Item) error {
+func (d *Dir) stat(ctx context.Context, dir *os.File, entries []dirEntry, items []connector.Item) error {
 	for i, e := range entries {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		name := e.Name()
-		if !isCard(name) || e.IsDir() {
+		name := e.name
+		if !isCard(name) || e.kind == kindDir {
 			continue
 		}
-		size, mtime, regular, err := statIn(dir, d.path, name, e.Type()&fs.ModeSymlink != 0)
+		// a link is followed; so is an entry of unknown type (a stat of a
+		// file is its lstat, and a folder is not regular)
+		size, mtime, regular, err := statIn(dir, d.path, name, e.kind == kindLink || e.kind == kindUnknown)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed while listing
 		}
