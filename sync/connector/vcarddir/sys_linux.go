@@ -279,3 +279,19 @@ func listDir(dir *os.File) ([]dirEntry, error) {
 		}
 	}
 }
+
+// holdInode opens path as a reference only (O_PATH: no read, no write),
+// -1 when it cannot; see heldInodes.
+func holdInode(path string) int {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+func releaseInodes(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}

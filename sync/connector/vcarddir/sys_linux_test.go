@@ -3,6 +3,7 @@
 package vcarddir
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"tandem/sync/connector"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,4 +83,82 @@ func TestListDirMatchesReadDir(t *testing.T) {
 			t.Fatalf("entry %d: listDir says %q (kind %d), os.ReadDir %q (kind %d)", i, got[i].name, got[i].kind, w.Name(), kind)
 		}
 	}
+}
+
+// A held file outlives the rename that replaces it (its inode stays, with
+// no name) until released, and release closes every descriptor.
+func TestHeldInodeOutlivesItsName(t *testing.T) {
+	dir := t.TempDir()
+	p, tmp := filepath.Join(dir, "a.vcf"), filepath.Join(dir, ".a.tmp")
+	for _, f := range []string{p, tmp} {
+		if err := os.WriteFile(f, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &heldInodes{}
+	h.hold(p)
+	h.hold(filepath.Join(dir, "missing.vcf")) // not held, no error
+	if len(h.fds) != 1 {
+		t.Fatalf("%d files held, want 1", len(h.fds))
+	}
+	fd := h.fds[0]
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Nlink != 0 {
+		t.Fatalf("the replaced file is not held: nlink %d, %v", st.Nlink, err)
+	}
+	h.release()
+	for range 200 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); errors.Is(err, unix.EBADF) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the held file was not released")
+}
+
+// Updates and deletes through Apply leave no descriptor open behind them
+// once the background release is done.
+func TestApplyReleasesHeldFiles(t *testing.T) {
+	d, p := newDir(t, "FN")
+	for i := range 50 {
+		put(t, p, fmt.Sprintf("c%d.vcf", i), fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c%d\r\nFN:Card %d\r\nEND:VCARD\r\n", i, i))
+	}
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(ents)
+	}
+	before := openFDs()
+	var writes []connector.Write
+	for i := range 50 {
+		w := connector.Write{Op: connector.OpUpdate, ID: fmt.Sprintf("c%d.vcf", i), Fields: map[string]string{"FN": "New"}}
+		if i%5 == 0 {
+			w = connector.Write{Op: connector.OpDelete, ID: w.ID}
+		}
+		writes = append(writes, w)
+	}
+	res, err := d.Apply(ctx, writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if ents, _ := os.ReadDir(p); len(ents) != 40 {
+		t.Fatalf("%d cards left, want 40", len(ents))
+	}
+	for range 200 {
+		if openFDs() <= before {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%d descriptors open after Apply, %d before", openFDs(), before)
 }

@@ -424,6 +424,8 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 }
 
 func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.Write, results []connector.Result) error {
+	held := &heldInodes{}
+	defer held.release()
 	staged := make([]*staged, len(writes))
 	err := forEach(ctx, len(writes), writeWorkers, func(i int) {
 		w := writes[i]
@@ -434,7 +436,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 		case connector.OpUpdate:
 			staged[i], res.Record, res.Err = d.stageUpdate(dirf, w)
 		case connector.OpDelete:
-			res.Record, res.Err = d.delete(dirf, w)
+			res.Record, res.Err = d.delete(dirf, w, held)
 		default:
 			res.Err = fmt.Errorf("unknown write operation %d", w.Op)
 		}
@@ -478,7 +480,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 	trace.Mark("vcarddir: flushed")
 	forEach(context.Background(), len(staged), writeWorkers, func(i int) {
 		if s := staged[i]; s != nil {
-			rec, err := d.commit(s)
+			rec, err := d.commit(s, held)
 			if err != nil && rec.ID == "" {
 				rec = s.rec
 			}
@@ -494,6 +496,41 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 const syncfsMin = 8
 
 var errFewFiles = errors.New("few files")
+
+// heldInodes keeps the files a round replaces or removes open until the
+// round is over. ext4 frees a replaced or removed file's blocks inside the
+// rename or unlink that drops its last name, ~150 us a card here (15 ms of
+// a 1% sync's 100 updates, where a rename that frees nothing takes 25 us);
+// held, the file is freed when let go, in the background, beside the next
+// round or the store's commit of this one.
+type heldInodes struct {
+	mu  sync.Mutex
+	fds []int
+}
+
+// hold opens path without reading it (nil h: does nothing; a file that
+// cannot be opened is simply not held).
+func (h *heldInodes) hold(path string) {
+	if h == nil {
+		return
+	}
+	if fd := holdInode(path); fd >= 0 {
+		h.mu.Lock()
+		h.fds = append(h.fds, fd)
+		h.mu.Unlock()
+	}
+}
+
+// release lets go of the held files in the background.
+func (h *heldInodes) release() {
+	h.mu.Lock()
+	fds := h.fds
+	h.fds = nil
+	h.mu.Unlock()
+	if len(fds) > 0 {
+		go releaseInodes(fds)
+	}
+}
 
 // staged is a new content of a card, written where no reader looks, waiting
 // to be made durable and renamed into place.
@@ -626,8 +663,10 @@ func (s *staged) discard(d *Dir) {
 	}
 }
 
-// commit renames (links) a staged write into place, after its check.
-func (d *Dir) commit(s *staged) (connector.Record, error) {
+// commit renames (links) a staged write into place, after its check. The
+// file it replaces is held (when held is not nil) so the rename need not
+// free it.
+func (d *Dir) commit(s *staged, held *heldInodes) (connector.Record, error) {
 	defer s.discard(d)
 	if s.check != nil {
 		if err := s.check(); err != nil {
@@ -643,6 +682,7 @@ func (d *Dir) commit(s *staged) (connector.Record, error) {
 		case s.create:
 			err = renameNew(filepath.Join(d.path, s.tmp), final)
 		default:
+			held.hold(final)
 			err = os.Rename(filepath.Join(d.path, s.tmp), final)
 		}
 		switch {
@@ -763,7 +803,7 @@ func (d *Dir) unchanged(id, ver string) error {
 	return nil
 }
 
-func (d *Dir) delete(dir *os.File, w connector.Write) (connector.Record, error) {
+func (d *Dir) delete(dir *os.File, w connector.Write, held *heldInodes) (connector.Record, error) {
 	_, rec, _, err := d.readRaw(dir, w.ID)
 	if errors.Is(err, connector.ErrNotFound) {
 		return rec, err
@@ -777,6 +817,7 @@ func (d *Dir) delete(dir *os.File, w connector.Write) (connector.Record, error) 
 	if err := d.unchanged(w.ID, rec.Version); err != nil {
 		return rec, err
 	}
+	held.hold(filepath.Join(d.path, w.ID))
 	if err := os.Remove(filepath.Join(d.path, w.ID)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return rec, fmt.Errorf("%s: %w", w.ID, connector.ErrNotFound)
@@ -859,7 +900,7 @@ func writeAtomic(dir, name string, data []byte, perm fs.FileMode, check func() e
 		return nil, err
 	}
 	s.check = check
-	if _, err := d.commit(s); err != nil {
+	if _, err := d.commit(s, nil); err != nil {
 		return nil, err
 	}
 	return s.fi, nil
