@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1138,5 +1139,38 @@ func TestDryRunAfterCrashWritesNothing(t *testing.T) {
 	}
 	if m := e.rowFor("a", aid); m.State != models.StateOK || m.BID != e.b.IDs()[0] {
 		t.Fatalf("%+v", m)
+	}
+}
+
+// slowListing is a connector whose listing takes a while and says when it
+// is over.
+type slowListing struct {
+	*memory.Conn
+	over atomic.Bool
+}
+
+func (c *slowListing) Changes(ctx context.Context, cursor string) (connector.Changes, error) {
+	time.Sleep(50 * time.Millisecond)
+	defer c.over.Store(true)
+	return c.Conn.Changes(ctx, cursor)
+}
+
+// A full-listing side lists while the run is recorded; a run refused
+// before its fetch (here a pair that does not validate) still returns
+// only once that listing is over, so nothing is left reading the side.
+func TestRunRefusedWaitsForItsEarlyListing(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	a := &slowListing{Conn: e.a}
+	e.pair.Conflict = "whoever-shouts-loudest"
+	if _, err := Run(context.Background(), e.store, e.pair, a, e.b, Options{}); err == nil {
+		t.Fatal("a pair with an unknown conflict policy ran")
+	}
+	if !a.over.Load() {
+		t.Fatal("Run returned while its early listing was still running")
+	}
+	e.pair.Conflict = models.ConflictNewest
+	e.a.Add(map[string]string{"email": "ada@example.com", "name": "Ada"})
+	if res, err := Run(context.Background(), e.store, e.pair, a, e.b, Options{}); err != nil || res.Created != 1 {
+		t.Fatalf("the early listing's record was not synced: %+v, %v", res, err)
 	}
 }
