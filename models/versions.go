@@ -40,11 +40,12 @@ var versionSchema = []string{
 		` + logChange("OLD", "a", "1") + `
 		` + logChange("OLD", "b", "1") + `
 	END`,
-	`CREATE TRIGGER IF NOT EXISTS mappings_version_log_update AFTER UPDATE OF a_id, a_version, b_id, b_version ON mappings BEGIN
-		` + logChange("OLD", "a", "(OLD.a_id IS NOT NEW.a_id OR OLD.a_version IS NOT NEW.a_version)") + `
-		` + logChange("NEW", "a", "OLD.a_id IS NOT NEW.a_id") + `
-		` + logChange("OLD", "b", "(OLD.b_id IS NOT NEW.b_id OR OLD.b_version IS NOT NEW.b_version)") + `
-		` + logChange("NEW", "b", "OLD.b_id IS NOT NEW.b_id") + `
+	// (no code moves a row to another pair; logged all the same)
+	`CREATE TRIGGER IF NOT EXISTS mappings_version_log_update AFTER UPDATE OF pair_id, a_id, a_version, b_id, b_version ON mappings BEGIN
+		` + logChange("OLD", "a", "(OLD.pair_id IS NOT NEW.pair_id OR OLD.a_id IS NOT NEW.a_id OR OLD.a_version IS NOT NEW.a_version)") + `
+		` + logChange("NEW", "a", "(OLD.pair_id IS NOT NEW.pair_id OR OLD.a_id IS NOT NEW.a_id)") + `
+		` + logChange("OLD", "b", "(OLD.pair_id IS NOT NEW.pair_id OR OLD.b_id IS NOT NEW.b_id OR OLD.b_version IS NOT NEW.b_version)") + `
+		` + logChange("NEW", "b", "(OLD.pair_id IS NOT NEW.pair_id OR OLD.b_id IS NOT NEW.b_id)") + `
 	END`,
 }
 
@@ -170,6 +171,24 @@ func rebuildVersionSnapshot(tx *gorm.DB, pairID uint, side string) error {
 		return err
 	}
 	return tx.Exec("DELETE FROM version_log WHERE pair_id = ? AND side = ? AND seq <= ?", pairID, side, upto).Error
+}
+
+// DropVersionSnapshot removes a side's snapshot and log, if any: for a
+// side that no longer lists in full (its connection changed kind), whose
+// log nothing would trim otherwise.
+func (s *Store) DropVersionSnapshot(pairID uint, side string) error {
+	var n int
+	if err := s.DB.Raw("SELECT count(*) FROM version_snapshots WHERE pair_id = ? AND side = ?", pairID, side).Row().Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	return s.Write(func(tx *gorm.DB) error {
+		for _, q := range []string{"DELETE FROM version_snapshots WHERE pair_id = ? AND side = ?", "DELETE FROM version_log WHERE pair_id = ? AND side = ?"} {
+			if err := tx.Exec(q, pairID, side).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // dropVersionSnapshots removes a pair's snapshots and log (the pair goes).

@@ -76,7 +76,9 @@ func TestVersionSnapshotFollowsEveryWriter(t *testing.T) {
 		rows = append(rows, newRow(p.ID))
 	}
 	save(rows...)
+	save(newRow(other.ID))
 	refreshBoth(t, s, p.ID, 0)
+	refreshBoth(t, s, other.ID, 0)
 	checkVersions(t, s, p.ID, "after the first snapshot")
 
 	pick := func() *Mapping { return rows[rng.Intn(len(rows))] }
@@ -144,6 +146,13 @@ func TestVersionSnapshotFollowsEveryWriter(t *testing.T) {
 			}
 		}},
 		{"the other pair changes", func() { save(newRow(other.ID)) }},
+		{"a row moves to the other pair", func() {
+			i := rng.Intn(len(rows))
+			if err := s.DB.Exec("UPDATE mappings SET pair_id = ? WHERE id = ?", other.ID, rows[i].ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows[:i], rows[i+1:]...)
+		}},
 		{"a snapshot is rebuilt", func() { refreshBoth(t, s, p.ID, 0) }},
 		{"a refresh that finds too little logged", func() { refreshBoth(t, s, p.ID, 1000) }},
 	}

@@ -345,10 +345,15 @@ const snapshotMinLogged = 1000
 // reads the rows, or the older snapshot and a longer log.
 func (r *runner) refreshVersionSnapshots() {
 	for _, s := range r.s {
+		var err error
 		if s.caps.Incremental {
-			continue
+			// it has a cursor, not a snapshot (one left from a vCard
+			// folder it replaced would log every change for ever)
+			err = r.store.DropVersionSnapshot(r.pair.ID, s.name)
+		} else {
+			err = r.store.RefreshVersionSnapshot(r.pair.ID, s.name, snapshotMinLogged)
 		}
-		if err := r.store.RefreshVersionSnapshot(r.pair.ID, s.name, snapshotMinLogged); err != nil {
+		if err != nil {
 			trace.Mark("run: version snapshot of %s not refreshed: %v", s.name, err)
 		}
 	}

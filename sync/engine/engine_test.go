@@ -1174,3 +1174,43 @@ func TestRunRefusedWaitsForItsEarlyListing(t *testing.T) {
 		t.Fatalf("the early listing's record was not synced: %+v, %v", res, err)
 	}
 }
+
+// A side that stops listing in full (its vCard folder replaced by an
+// incremental system) loses its version snapshot, so nothing logs its
+// changes for ever (found in review: the log grew by every change).
+func TestSnapshotDroppedWhenSideBecomesIncremental(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	for i := range 20 {
+		e.a.Add(map[string]string{"email": fmt.Sprintf("p%d@example.com", i), "name": "P"})
+	}
+	e.sync(Options{})
+	count := func(q string) (n int) {
+		t.Helper()
+		if err := e.store.DB.Raw(q).Row().Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count("SELECT count(*) FROM version_snapshots WHERE side = 'b'"); n != 1 {
+		t.Fatalf("%d snapshots of side b after a first sync, want 1", n)
+	}
+	inc := memory.New(memory.Options{Name: "b", Incremental: true})
+	for _, id := range e.b.IDs() {
+		inc.Put(id, e.b.Fields(id))
+	}
+	e.b = inc
+	for round := range 3 {
+		for _, id := range e.a.IDs() {
+			f := e.a.Fields(id)
+			f["name"] = fmt.Sprint("P", round)
+			e.a.Set(id, f)
+		}
+		e.sync(Options{})
+	}
+	if n := count("SELECT count(*) FROM version_snapshots WHERE side = 'b'") + count("SELECT count(*) FROM version_log WHERE side = 'b'"); n != 0 {
+		t.Fatalf("side b, incremental now, still has %d snapshot and log rows", n)
+	}
+	if n := count("SELECT count(*) FROM version_snapshots WHERE side = 'a'"); n != 1 {
+		t.Fatalf("side a lost its snapshot")
+	}
+}

@@ -424,8 +424,11 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 }
 
 func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.Write, results []connector.Result) error {
-	held := &heldInodes{}
-	defer held.release()
+	var held *heldInodes // local file systems only: NFS would keep a held file as a .nfsXXXX
+	if d.batchSync {
+		held = &heldInodes{}
+		defer held.release()
+	}
 	staged := make([]*staged, len(writes))
 	err := forEach(ctx, len(writes), writeWorkers, func(i int) {
 		w := writes[i]
