@@ -42,10 +42,9 @@ func BenchmarkSaveMappings10k(b *testing.B) {
 	}
 }
 
-// BenchmarkSideVersions10k reads the versions of one side of 10,000
-// mappings, as every run of a pair with a fully listed side does: from the
-// rows (no snapshot yet), and from a snapshot with 100 changes logged since.
-func BenchmarkSideVersions10k(b *testing.B) {
+// storeWith10k opens a store whose pair has 10,000 mapped records, as a
+// vCard sync of 10,000 cards leaves it.
+func storeWith10k(b *testing.B) (*Store, *Pair, []*Mapping) {
 	s, p := openTest(b)
 	ms := make([]*Mapping, 10000)
 	for i := range ms {
@@ -56,6 +55,14 @@ func BenchmarkSideVersions10k(b *testing.B) {
 	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
 		b.Fatal(err)
 	}
+	return s, p, ms
+}
+
+// BenchmarkSideVersions10k reads the versions of one side of 10,000
+// mappings, as every run of a pair with a fully listed side does: from the
+// rows (no snapshot yet), and from a snapshot with 100 changes logged since.
+func BenchmarkSideVersions10k(b *testing.B) {
+	s, p, ms := storeWith10k(b)
 	read := func(b *testing.B) {
 		for b.Loop() {
 			v, err := s.SideVersions(p.ID, SideB)
@@ -83,16 +90,7 @@ func BenchmarkSideVersions10k(b *testing.B) {
 func BenchmarkUpdate100of10k(b *testing.B) {
 	for _, snap := range []bool{false, true} {
 		b.Run(map[bool]string{false: "no snapshot", true: "snapshot"}[snap], func(b *testing.B) {
-			s, p := openTest(b)
-			ms := make([]*Mapping, 10000)
-			for i := range ms {
-				ms[i] = &Mapping{PairID: p.ID, AID: fmt.Sprintf("contact-%07d.vcf", i), BID: fmt.Sprintf("%08x-1c2d-4e5f-8a9b-0c1d2e3f4a5b.vcf", i*7919),
-					AVersion: fmt.Sprintf("412-17000000%010d", i), BVersion: fmt.Sprintf("415-17000001%010d", i), State: StateOK,
-					Base: map[string]string{"name": "Person", "email": "person@example.com"}}
-			}
-			if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
-				b.Fatal(err)
-			}
+			s, p, ms := storeWith10k(b)
 			if snap {
 				for _, side := range []string{SideA, SideB} {
 					if err := s.RefreshVersionSnapshot(p.ID, side, 0); err != nil {

@@ -232,23 +232,13 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	s = reopenAfter(t, s, path, []string{
 		"DROP INDEX idx_mappings_rare_state",
 		"CREATE INDEX idx_mappings_state ON mappings(state)",
 		"CREATE INDEX idx_events_run_id ON events(run_id)",
 		"DROP TABLE intents",
 		"PRAGMA user_version = 1",
-	} {
-		if err := s.DB.Exec(q).Error; err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	s.Close()
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	var names []string
 	if err := s.DB.Raw("SELECT name FROM sqlite_master WHERE type IN ('index', 'table') ORDER BY name").Scan(&names).Error; err != nil {
 		t.Fatal(err)
@@ -271,4 +261,22 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if plan := queryPlan(t, s, "SELECT * FROM mappings WHERE pair_id = ? AND state = ? AND state <> 'ok'", p.ID, StateConflict); !strings.Contains(plan, "idx_mappings_rare_state") {
 		t.Errorf("the grid's state filter does not use the state index: %s", plan)
 	}
+}
+
+// reopenAfter runs stmts on s (making it an older store), closes it and
+// opens path again (which migrates it).
+func reopenAfter(t *testing.T, s *Store, path string, stmts []string) *Store {
+	t.Helper()
+	for _, q := range stmts {
+		if err := s.DB.Exec(q).Error; err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	s.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -247,21 +247,11 @@ func TestVersionSnapshotWithNULInAnID(t *testing.T) {
 func TestMigrateFromSchema2(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	s, p := openAt(t, path)
-	for _, q := range []string{
+	s = reopenAfter(t, s, path, []string{
 		"DROP TRIGGER mappings_version_log_insert", "DROP TRIGGER mappings_version_log_delete",
 		"DROP TRIGGER mappings_version_log_update", "DROP TABLE version_log", "DROP TABLE version_snapshots",
 		"PRAGMA user_version = 2",
-	} {
-		if err := s.DB.Exec(q).Error; err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	s.Close()
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	m := &Mapping{PairID: p.ID, AID: "a", BID: "b", AVersion: "1", BVersion: "1", State: StateOK}
 	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, []*Mapping{m}) }); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ package vcarddir
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,15 +69,7 @@ func TestListDirMatchesReadDir(t *testing.T) {
 	}
 	slices.SortFunc(got, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
 	for i, w := range want {
-		kind := kindFile
-		switch {
-		case w.IsDir():
-			kind = kindDir
-		case w.Type()&fs.ModeSymlink != 0:
-			kind = kindLink
-		case !w.Type().IsRegular():
-			kind = kindOther
-		}
+		kind := kindOf(w)
 		if got[i].name != w.Name() || got[i].kind != kind {
 			t.Fatalf("entry %d: listDir says %q (kind %d), os.ReadDir %q (kind %d)", i, got[i].name, got[i].kind, w.Name(), kind)
 		}

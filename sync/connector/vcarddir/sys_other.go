@@ -97,16 +97,7 @@ func listDir(dir *os.File) ([]dirEntry, error) {
 	}
 	out := make([]dirEntry, len(ents))
 	for i, e := range ents {
-		kind := kindFile
-		switch {
-		case e.IsDir():
-			kind = kindDir
-		case e.Type()&fs.ModeSymlink != 0:
-			kind = kindLink
-		case !e.Type().IsRegular():
-			kind = kindOther
-		}
-		out[i] = dirEntry{e.Name(), kind}
+		out[i] = dirEntry{e.Name(), kindOf(e)}
 	}
 	return out, nil
 }

@@ -158,6 +158,19 @@ const (
 	kindOther // a FIFO, socket or device
 )
 
+// kindOf tells the kind of an os.ReadDir entry.
+func kindOf(e fs.DirEntry) entryKind {
+	switch {
+	case e.IsDir():
+		return kindDir
+	case e.Type()&fs.ModeSymlink != 0:
+		return kindLink
+	case !e.Type().IsRegular():
+		return kindOther
+	}
+	return kindFile
+}
+
 // Changes lists every card with its version, without opening any file. The
 // stat calls (one per card, most of the cost) run on a few goroutines.
 // Temporary files of ours left by a killed run are removed on the way.
