@@ -125,8 +125,8 @@ func snapshotVersions(tx *gorm.DB, pairID uint, side string) (map[string]string,
 
 // RefreshVersionSnapshot (re)builds a side's snapshot when it has none or
 // when more changes were logged since than minLogged and an eighth of its
-// size; otherwise it does nothing. For sides that list in full; a run
-// calls it once it has written.
+// size; otherwise it does nothing (two small reads). For sides that list
+// in full; a run calls it at its end.
 func (s *Store) RefreshVersionSnapshot(pairID uint, side string, minLogged int) error {
 	stale := func(db *gorm.DB) (bool, error) {
 		var n int
