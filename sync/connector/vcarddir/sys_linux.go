@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,33 +60,97 @@ func syncFS(dir *os.File) error { return unix.Syncfs(int(dir.Fd())) }
 // errNoUnnamed: the file system cannot make unnamed files (O_TMPFILE).
 var errNoUnnamed = errors.New("unnamed files not supported")
 
-// createUnnamed makes a file in dir that has no name yet (O_TMPFILE): a
-// crash before linkUnnamed leaves nothing behind, and naming it is one
+// unnamedFile is a file made with O_TMPFILE, used through its bare
+// descriptor: os.NewFile asks a descriptor's flags (fcntl) and registers a
+// cleanup, for each of a first sync's 10,000 new cards (10,000 such files
+// on tmpfs: 230 ms through os.File, 180 ms bare).
+type unnamedFile struct{ fd int }
+
+// createUnnamed makes a file in dir that has no name yet (O_TMPFILE), with
+// mode perm less the umask (stage corrects it when that differs): a crash
+// before linkUnnamed leaves nothing behind, and naming it is one
 // directory operation (a temporary name and a rename are two).
-func createUnnamed(dir string) (*os.File, error) {
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+func createUnnamed(dir string, perm fs.FileMode) (*unnamedFile, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 			return nil, errNoUnnamed
 		}
 		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	return os.NewFile(uintptr(fd), dir), nil
+	return &unnamedFile{fd}, nil
+}
+
+func (f *unnamedFile) Write(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Write(f.fd, b[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "write", Path: "(unnamed)", Err: err}
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (f *unnamedFile) Chmod(perm fs.FileMode) error {
+	return ignoringEINTR(func() error { return unix.Fchmod(f.fd, uint32(perm.Perm())) })
+}
+
+func (f *unnamedFile) Sync() error {
+	return ignoringEINTR(func() error { return unix.Fsync(f.fd) })
+}
+
+func (f *unnamedFile) Stat() (fs.FileInfo, error) {
+	var st unix.Stat_t
+	if err := ignoringEINTR(func() error { return unix.Fstat(f.fd, &st) }); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: "(unnamed)", Err: err}
+	}
+	return statInfo{st}, nil
+}
+
+func (f *unnamedFile) Close() error { return unix.Close(f.fd) }
+
+func ignoringEINTR(call func() error) error {
+	for {
+		if err := call(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// statInfo is an unnamed file's fs.FileInfo (a regular file).
+type statInfo struct{ st unix.Stat_t }
+
+func (i statInfo) Name() string       { return "" }
+func (i statInfo) Size() int64        { return i.st.Size }
+func (i statInfo) Mode() fs.FileMode  { return fs.FileMode(i.st.Mode & 0o777) }
+func (i statInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
+func (i statInfo) IsDir() bool        { return false }
+func (i statInfo) Sys() any           { return &i.st }
+
+// withPerm is the same file after a chmod to perm (mtime and size stay).
+func (i statInfo) withPerm(perm fs.FileMode) statInfo {
+	i.st.Mode = i.st.Mode&^0o777 | uint32(perm.Perm())
+	return i
 }
 
 // linkUnnamed gives an unnamed file its name; it never replaces a file
 // (fs.ErrExist when path is taken). errNoUnnamed when /proc is missing.
-func linkUnnamed(f *os.File, path string) error {
-	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+func linkUnnamed(f *unnamedFile, path string) error {
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(f.fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EEXIST):
-		return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+		return &os.LinkError{Op: "link", Old: "(unnamed)", New: path, Err: err}
 	case errors.Is(err, unix.ENOENT) && !procFD():
 		return errNoUnnamed
 	}
-	return &os.LinkError{Op: "link", Old: f.Name(), New: path, Err: err}
+	return &os.LinkError{Op: "link", Old: "(unnamed)", New: path, Err: err}
 }
 
 func procFD() bool {

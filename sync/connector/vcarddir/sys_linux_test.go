@@ -153,3 +153,27 @@ func TestApplyReleasesHeldFiles(t *testing.T) {
 	}
 	t.Fatalf("%d descriptors open after Apply, %d before", openFDs(), before)
 }
+
+// A new card is 0644 whatever the umask: made with that mode less the
+// umask, and set again only when the umask took bits away.
+func TestNewCardModeWhateverTheUmask(t *testing.T) {
+	for _, mask := range []int{0o022, 0o077, 0o002} {
+		old := unix.Umask(mask)
+		d, p := newDir(t, "FN")
+		res, err := d.Apply(ctx, []connector.Write{{Op: connector.OpCreate, Fields: map[string]string{"UID": fmt.Sprintf("u%o", mask), "FN": "New"}}})
+		unix.Umask(old)
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res[0].Err)
+		}
+		fi, err := os.Stat(filepath.Join(p, res[0].Record.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o644 {
+			t.Errorf("umask %03o: new card has mode %v, want 0644", mask, fi.Mode().Perm())
+		}
+		if v := versionOf(fi.Size(), fi.ModTime().UnixNano()); v != res[0].Record.Version {
+			t.Errorf("umask %03o: version %q reported, %q on disk", mask, res[0].Record.Version, v)
+		}
+	}
+}

@@ -18,9 +18,20 @@ func syncFS(dir *os.File) error { return errors.ErrUnsupported }
 
 var errNoUnnamed = errors.New("unnamed files not supported")
 
-func createUnnamed(dir string) (*os.File, error) { return nil, errNoUnnamed }
+// unnamedFile: O_TMPFILE is Linux only; createUnnamed never makes one here.
+type unnamedFile struct{}
 
-func linkUnnamed(f *os.File, path string) error { return errNoUnnamed }
+func createUnnamed(dir string, perm fs.FileMode) (*unnamedFile, error) { return nil, errNoUnnamed }
+
+func (f *unnamedFile) Write(b []byte) (int, error)    { return 0, errNoUnnamed }
+func (f *unnamedFile) Chmod(perm fs.FileMode) error   { return errNoUnnamed }
+func (f *unnamedFile) Sync() error                    { return errNoUnnamed }
+func (f *unnamedFile) Stat() (fs.FileInfo, error)     { return nil, errNoUnnamed }
+func (f *unnamedFile) Close() error                   { return nil }
+func linkUnnamed(f *unnamedFile, path string) error   { return errNoUnnamed }
+func (i statInfo) withPerm(perm fs.FileMode) statInfo { return i }
+
+type statInfo struct{ fs.FileInfo }
 
 // renameNew renames a new card into place (a name taken meanwhile is replaced,
 // which the name reservation makes unlikely).

@@ -551,9 +551,9 @@ func (h *heldInodes) release() {
 // staged is a new content of a card, written where no reader looks, waiting
 // to be made durable and renamed into place.
 type staged struct {
-	name   string   // final file name
-	f      *os.File // the unnamed file (O_TMPFILE), open until linked
-	tmp    string   // else the hidden temporary name (closed)
+	name   string       // final file name
+	f      *unnamedFile // the unnamed file (O_TMPFILE), open until linked
+	tmp    string       // else the hidden temporary name (closed)
 	fi     fs.FileInfo
 	synced bool // fsynced already (no batch flush needed)
 
@@ -594,24 +594,23 @@ func (d *Dir) stage(name string, data []byte, perm fs.FileMode, create, forceSyn
 		s.discard(d)
 		return nil, fmt.Errorf("cannot write %s: %v", name, unwrapPath(err))
 	}
-	var f *os.File
-	var err error
 	if create && !d.noUnnamed.Load() {
-		f, err = createUnnamed(d.path)
-		if errors.Is(err, errNoUnnamed) {
+		u, err := createUnnamed(d.path, perm)
+		switch {
+		case errors.Is(err, errNoUnnamed):
 			d.noUnnamed.Store(true)
-		} else if err != nil {
+		case err != nil:
 			return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
-		} else {
-			s.f, s.data = f, data
+		default:
+			s.f, s.data = u, data
+			return d.stageUnnamed(s, perm, forceSync)
 		}
 	}
-	if f == nil {
-		f, s.tmp, err = createTemp(d.path, name)
-		if err != nil {
-			return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
-		}
+	f, tmp, err := createTemp(d.path, name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write in the folder: %v", unwrapPath(err))
 	}
+	s.tmp = tmp
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fail(err)
@@ -627,15 +626,6 @@ func (d *Dir) stage(name string, data []byte, perm fs.FileMode, create, forceSyn
 		}
 		s.synced = true
 	}
-	if s.f != nil {
-		// mtime and size are final once written (local file systems only
-		// have O_TMPFILE); linking changes neither
-		if s.fi, err = f.Stat(); err != nil {
-			return fail(err)
-		}
-		s.create = create
-		return s, nil
-	}
 	if err := f.Close(); err != nil {
 		return fail(err)
 	}
@@ -644,6 +634,40 @@ func (d *Dir) stage(name string, data []byte, perm fs.FileMode, create, forceSyn
 		return fail(err)
 	}
 	s.create = create
+	return s, nil
+}
+
+// stageUnnamed writes s.data to the unnamed file s.f, made with mode perm
+// less the umask: the mode is set again only when that differs (a chmod
+// per new card otherwise), as the stat the version needs anyway tells.
+func (d *Dir) stageUnnamed(s *staged, perm fs.FileMode, forceSync bool) (*staged, error) {
+	fail := func(err error) (*staged, error) {
+		s.discard(d)
+		return nil, fmt.Errorf("cannot write %s: %v", s.name, unwrapPath(err))
+	}
+	if _, err := s.f.Write(s.data); err != nil {
+		return fail(err)
+	}
+	// mtime and size are final once written (local file systems only have
+	// O_TMPFILE); a chmod and the link change neither
+	fi, err := s.f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	info := fi.(statInfo)
+	if info.Mode().Perm() != perm.Perm() {
+		if err := s.f.Chmod(perm); err != nil {
+			return fail(err)
+		}
+		info = info.withPerm(perm)
+	}
+	if !d.batchSync || forceSync {
+		if err := s.f.Sync(); err != nil {
+			return fail(err)
+		}
+		s.synced = true
+	}
+	s.fi, s.create = info, true
 	return s, nil
 }
 
