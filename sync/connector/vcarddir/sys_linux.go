@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -91,6 +92,9 @@ func (f *unnamedFile) Write(b []byte) (int, error) {
 		if err != nil {
 			return n, &os.PathError{Op: "write", Path: "(unnamed)", Err: err}
 		}
+		if m == 0 {
+			return n, io.ErrUnexpectedEOF // as os.File says of a write that makes no progress
+		}
 		n += m
 	}
 	return n, nil
@@ -104,10 +108,10 @@ func (f *unnamedFile) Sync() error {
 	return ignoringEINTR(func() error { return unix.Fsync(f.fd) })
 }
 
-func (f *unnamedFile) Stat() (fs.FileInfo, error) {
+func (f *unnamedFile) Stat() (statInfo, error) {
 	var st unix.Stat_t
 	if err := ignoringEINTR(func() error { return unix.Fstat(f.fd, &st) }); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: "(unnamed)", Err: err}
+		return statInfo{}, &os.PathError{Op: "stat", Path: "(unnamed)", Err: err}
 	}
 	return statInfo{st}, nil
 }

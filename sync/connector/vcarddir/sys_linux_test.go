@@ -158,8 +158,8 @@ func TestApplyReleasesHeldFiles(t *testing.T) {
 // umask, and set again only when the umask took bits away.
 func TestNewCardModeWhateverTheUmask(t *testing.T) {
 	for _, mask := range []int{0o022, 0o077, 0o002} {
-		old := unix.Umask(mask)
 		d, p := newDir(t, "FN")
+		old := unix.Umask(mask)
 		res, err := d.Apply(ctx, []connector.Write{{Op: connector.OpCreate, Fields: map[string]string{"UID": fmt.Sprintf("u%o", mask), "FN": "New"}}})
 		unix.Umask(old)
 		if err != nil || res[0].Err != nil {

@@ -26,10 +26,10 @@ func createUnnamed(dir string, perm fs.FileMode) (*unnamedFile, error) { return 
 func (f *unnamedFile) Write(b []byte) (int, error)    { return 0, errNoUnnamed }
 func (f *unnamedFile) Chmod(perm fs.FileMode) error   { return errNoUnnamed }
 func (f *unnamedFile) Sync() error                    { return errNoUnnamed }
-func (f *unnamedFile) Stat() (fs.FileInfo, error)     { return nil, errNoUnnamed }
+func (f *unnamedFile) Stat() (statInfo, error)        { return statInfo{}, errNoUnnamed }
 func (f *unnamedFile) Close() error                   { return nil }
 func linkUnnamed(f *unnamedFile, path string) error   { return errNoUnnamed }
-func (i statInfo) withPerm(perm fs.FileMode) statInfo { return i }
+func (i statInfo) withPerm(perm fs.FileMode) statInfo { panic("unreachable: no unnamed files here") }
 
 type statInfo struct{ fs.FileInfo }
 

@@ -648,13 +648,12 @@ func (d *Dir) stageUnnamed(s *staged, perm fs.FileMode, forceSync bool) (*staged
 	if _, err := s.f.Write(s.data); err != nil {
 		return fail(err)
 	}
-	// mtime and size are final once written (local file systems only have
-	// O_TMPFILE); a chmod and the link change neither
-	fi, err := s.f.Stat()
+	// mtime and size are final once written on the local file systems
+	// that use syncfs; a chmod and the link change neither
+	info, err := s.f.Stat()
 	if err != nil {
 		return fail(err)
 	}
-	info := fi.(statInfo)
 	if info.Mode().Perm() != perm.Perm() {
 		if err := s.f.Chmod(perm); err != nil {
 			return fail(err)
@@ -666,6 +665,11 @@ func (d *Dir) stageUnnamed(s *staged, perm fs.FileMode, forceSync bool) (*staged
 			return fail(err)
 		}
 		s.synced = true
+		// elsewhere (a FUSE file system with O_TMPFILE) the flush may set
+		// mtime: the version is what the file says after it
+		if info, err = s.f.Stat(); err != nil {
+			return fail(err)
+		}
 	}
 	s.fi, s.create = info, true
 	return s, nil
