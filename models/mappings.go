@@ -45,15 +45,7 @@ func readSideVersions(db *gorm.DB, pairID uint, side string) (map[string]string,
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, n)
-	if n == 0 {
-		return out, nil
-	}
-	idList, verList := strings.Split(ids.String, "\x00"), strings.Split(vers.String, "\x00")
-	if len(idList) == n && len(verList) == n {
-		for i, id := range idList {
-			out[id] = verList[i]
-		}
+	if out, ok := zipNUL(n, ids.String, vers.String); ok {
 		return out, nil
 	}
 	var packed sql.NullString
@@ -64,6 +56,23 @@ func readSideVersions(db *gorm.DB, pairID uint, side string) (map[string]string,
 		return nil, err
 	}
 	return unpackPairs(packed.String)
+}
+
+// zipNUL pairs the i-th of n NUL-separated ids with the i-th version;
+// false when the counts disagree (an id or version holds a NUL).
+func zipNUL(n int, ids, vers string) (map[string]string, bool) {
+	out := make(map[string]string, n)
+	if n == 0 {
+		return out, true
+	}
+	idList, verList := strings.Split(ids, "\x00"), strings.Split(vers, "\x00")
+	if len(idList) != n || len(verList) != n {
+		return nil, false
+	}
+	for i, id := range idList {
+		out[id] = verList[i]
+	}
+	return out, true
 }
 
 // packPairs writes pairs of strings as "<bytes>:<first><bytes>:<second>"

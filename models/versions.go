@@ -3,7 +3,6 @@ package models
 import (
 	"database/sql"
 	"errors"
-	"strings"
 
 	"gorm.io/gorm"
 )
@@ -89,15 +88,9 @@ func snapshotVersions(tx *gorm.DB, pairID uint, side string) (map[string]string,
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, n)
-	if n > 0 {
-		idList, verList := strings.Split(ids.String, "\x00"), strings.Split(vers.String, "\x00")
-		if len(idList) != n || len(verList) != n {
-			return nil, errNoSnapshot // an id or version holds a NUL
-		}
-		for i, id := range idList {
-			out[id] = verList[i]
-		}
+	out, ok := zipNUL(n, ids.String, vers.String)
+	if !ok {
+		return nil, errNoSnapshot // an id or version holds a NUL: read the rows
 	}
 	col := idColumn(side)
 	ver := col[:1] + "_version"
