@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,37 @@ func (s *Store) Close() error {
 	}
 	return sqlDB.Close()
 }
+
+// Leave ends a process's use of the store, for a command that exits right
+// after. Closing the last connection checkpoints: it copies the WAL into
+// the database file and fsyncs both, ~12 ms at the end of every one-shot
+// sync. A small WAL is left instead, fsynced (what this process committed
+// is then as durable as after a close): a later writer's automatic
+// checkpoint (SQLite's 1,000-page default) copies it, as between
+// checkpoints in the long-running app. The next process to open the store
+// rebuilds the WAL's index by reading it, so a WAL over leaveWALMax is
+// checkpointed by a real close, as before. The Store must not be used
+// afterwards.
+func (s *Store) Leave() error {
+	f, err := os.OpenFile(s.Path+"-wal", os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing written since the last checkpoint
+	}
+	if err != nil {
+		return s.Close()
+	}
+	defer f.Close()
+	// The file's size bounds the frames it holds (SQLite reuses a WAL from
+	// its start after a checkpoint without shrinking it).
+	if fi, err := f.Stat(); err != nil || fi.Size() > leaveWALMax {
+		return s.Close()
+	}
+	return f.Sync()
+}
+
+// leaveWALMax is the largest WAL Leave leaves: ~250 pages, which the next
+// open reads in ~1 ms (a 1% sync of 10,000 cards writes ~100).
+const leaveWALMax = 1 << 20
 
 // Write runs fn in one transaction, one writer at a time.
 func (s *Store) Write(fn func(tx *gorm.DB) error) error {

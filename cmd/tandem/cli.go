@@ -155,10 +155,15 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// close ends the command's use of the store. The process exits next, so
+// the store is left rather than closed (models.Store.Leave): no checkpoint
+// on the way out.
 func (c *cli) close() {
 	if c.store != nil {
-		c.store.Close()
-		trace.Mark("cli: store closed")
+		if err := c.store.Leave(); err != nil {
+			fmt.Fprintln(c.stderr, "tandem: flush the store:", err)
+		}
+		trace.Mark("cli: store left")
 	}
 }
 
