@@ -60,6 +60,7 @@ run: deps app
 # bus), then each fuzz target for $(FUZZTIME).
 test: test-deps
 	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; TANDEM_REAL_KEYRING=1 $(GO) test -tags $(TAGS) ./...'
+	cd models/internal/inflection && $(GO) test ./...  # its own module (a replace in go.mod)
 	@$(MAKE) --no-print-directory fuzz
 
 fuzz:

@@ -60,3 +60,5 @@ require (
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.55.0 // indirect
 )
+
+replace github.com/jinzhu/inflection => ./models/internal/inflection

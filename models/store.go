@@ -43,6 +43,7 @@ func Open(path string) (*Store, error) {
 		Logger:                 logger.Default.LogMode(logger.Silent),
 		SkipDefaultTransaction: true,
 		PrepareStmt:            true,
+		NamingStrategy:         namer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
