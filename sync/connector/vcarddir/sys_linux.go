@@ -344,7 +344,7 @@ func listDir(dir *os.File) ([]dirEntry, error) {
 			case unix.DT_FIFO, unix.DT_SOCK, unix.DT_CHR, unix.DT_BLK:
 				kind = kindOther
 			}
-			out = append(out, dirEntry{name, kind})
+			out = append(out, dirEntry{name, kind, ino})
 		}
 	}
 }

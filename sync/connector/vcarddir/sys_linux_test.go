@@ -33,7 +33,7 @@ func TestPendingWriteback(t *testing.T) {
 }
 
 // listDir (getdents64 into one buffer) sees what os.ReadDir sees, names and
-// types, over more entries than one call returns.
+// types, and the inodes lstat sees, over more entries than one call returns.
 func TestListDirMatchesReadDir(t *testing.T) {
 	dir := t.TempDir()
 	long := strings.Repeat("x", 120)
@@ -72,6 +72,10 @@ func TestListDirMatchesReadDir(t *testing.T) {
 		kind := kindOf(w)
 		if got[i].name != w.Name() || got[i].kind != kind {
 			t.Fatalf("entry %d: listDir says %q (kind %d), os.ReadDir %q (kind %d)", i, got[i].name, got[i].kind, w.Name(), kind)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, w.Name()), &st); err != nil || got[i].ino != st.Ino {
+			t.Fatalf("%s: listDir says inode %d, lstat %d (%v)", w.Name(), got[i].ino, st.Ino, err)
 		}
 	}
 }

@@ -108,7 +108,7 @@ func listDir(dir *os.File) ([]dirEntry, error) {
 	}
 	out := make([]dirEntry, len(ents))
 	for i, e := range ents {
-		out[i] = dirEntry{e.Name(), kindOf(e)}
+		out[i] = dirEntry{name: e.Name(), kind: kindOf(e)}
 	}
 	return out, nil
 }
