@@ -124,6 +124,7 @@ type sideState struct {
 	versions  map[string]string // Full listing: stored versions
 	recs      map[string]*rec   // records that need a decision
 	deleted   []string
+	rows      map[string]*models.Mapping // rows of recs and deleted, by this side's id
 	unmapped  []*rec
 	held      bool // a per-record error: keep the cursor (incremental side)
 	mappedCnt int
@@ -504,7 +505,14 @@ func (r *runner) fetch(s *sideState) error {
 			s.held = true
 		}
 	}
-	return nil
+	// classify needs their rows next: look them up now, while the other
+	// side may still be listing.
+	ids := make([]string, 0, len(s.recs)+len(s.deleted))
+	for id := range s.recs {
+		ids = append(ids, id)
+	}
+	s.rows, err = r.sideMappings(s, append(ids, s.deleted...))
+	return err
 }
 
 // get reads records by id in batches and converts them.

@@ -99,20 +99,13 @@ func (r *runner) newUnit(m *models.Mapping) *unit {
 
 func isLinked(m *models.Mapping) bool { return m.AID != "" && m.BID != "" }
 
-// classify attaches this run's records and deletions to mapping rows,
-// resolves pending rows, and matches unmapped records by key.
+// classify attaches this run's records and deletions to their mapping rows
+// (looked up by fetch), resolves pending rows, and matches unmapped records
+// by key.
 func (r *runner) classify() error {
 	pendingSrc := map[uint]*rec{}
 	for _, s := range r.s {
-		ids := make([]string, 0, len(s.recs)+len(s.deleted))
-		for id := range s.recs {
-			ids = append(ids, id)
-		}
-		ids = append(ids, s.deleted...)
-		rows, err := r.sideMappings(s, ids)
-		if err != nil {
-			return err
-		}
+		rows := s.rows // looked up by fetch
 		recIDs := make([]string, 0, len(s.recs))
 		for id := range s.recs {
 			recIDs = append(recIDs, id)
