@@ -421,7 +421,8 @@ func (r *runner) fetch(s *sideState) error {
 		return sideErr(s, "list changes", err)
 	}
 	s.ch = ch
-	var need []connector.Item // items whose content is needed
+	var need []connector.Item            // items whose content is needed
+	var known map[string]*models.Mapping // incremental: the listed records' rows
 	if ch.Full {
 		if early == nil { // an incremental side fell back to a full listing
 			prior.v, prior.err = r.store.SideVersions(pid, s.name)
@@ -470,7 +471,7 @@ func (r *runner) fetch(s *sideState) error {
 				ids = append(ids, it.ID)
 			}
 		}
-		known, err := r.sideMappings(s, ids)
+		known, err = r.sideMappings(s, ids)
 		if err != nil {
 			return err
 		}
@@ -505,14 +506,23 @@ func (r *runner) fetch(s *sideState) error {
 			s.held = true
 		}
 	}
-	// classify needs their rows next: look them up now, while the other
-	// side may still be listing.
-	ids := make([]string, 0, len(s.recs)+len(s.deleted))
-	for id := range s.recs {
-		ids = append(ids, id)
+	// classify needs the rows of the records and deletions next: look up
+	// those not known yet now, while the other side may still be listing
+	// (an incremental side read its listed records' rows above).
+	lookup := make([]string, 0, len(s.recs)+len(s.deleted))
+	if known == nil {
+		for id := range s.recs {
+			lookup = append(lookup, id)
+		}
 	}
-	s.rows, err = r.sideMappings(s, append(ids, s.deleted...))
-	return err
+	s.rows, err = r.sideMappings(s, append(lookup, s.deleted...))
+	if err != nil {
+		return err
+	}
+	for id, m := range known {
+		s.rows[id] = m
+	}
+	return nil
 }
 
 // get reads records by id in batches and converts them.
