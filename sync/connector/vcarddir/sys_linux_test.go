@@ -3,6 +3,7 @@
 package vcarddir
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -33,7 +34,8 @@ func TestPendingWriteback(t *testing.T) {
 }
 
 // listDir (getdents64 into one buffer) sees what os.ReadDir sees, names and
-// types, and the inodes lstat sees, over more entries than one call returns.
+// types, and the inodes lstat sees (in inode order), over more entries than
+// one call returns.
 func TestListDirMatchesReadDir(t *testing.T) {
 	dir := t.TempDir()
 	long := strings.Repeat("x", 120)
@@ -66,6 +68,9 @@ func TestListDirMatchesReadDir(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("listDir found %d entries, os.ReadDir %d", len(got), len(want))
+	}
+	if !slices.IsSortedFunc(got, func(a, b dirEntry) int { return cmp.Compare(a.ino, b.ino) }) {
+		t.Fatal("listDir's entries are not in inode order")
 	}
 	slices.SortFunc(got, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
 	for i, w := range want {
