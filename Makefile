@@ -18,7 +18,7 @@ TEST_PKGS  := radicale gnome-keyring dbus-x11 xvfb
 # Run apt-get as root, or through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build app run test fuzz bench bench-carddav package screenshot fmt vet clean
+.PHONY: all deps test-deps build app run test test-vendored fuzz bench bench-carddav package screenshot fmt vet clean
 
 all: build
 
@@ -61,7 +61,14 @@ run: deps app
 test: test-deps
 	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; TANDEM_REAL_KEYRING=1 $(GO) test -tags $(TAGS) ./...'
 	cd models/internal/inflection && $(GO) test ./...  # its own module (a replace in go.mod)
+	cd models/internal/memory && $(GO) test -run '$(MEMORY_QUICK)' ./...  # likewise; the quick tests
 	@$(MAKE) --no-print-directory fuzz
+
+# The copied allocator's tests, upstream's randomised ones included (about
+# two minutes here; CI runs them).
+MEMORY_QUICK = ^(TestU?Free|TestU?Malloc|TestFreedPage.*|TestBigRegion.*|TestKeptBytes.*|TestCloseUnmaps.*)$$
+test-vendored:
+	cd models/internal/memory && $(GO) test ./...
 
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' .); do \

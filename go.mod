@@ -15,7 +15,6 @@ require (
 	golang.org/x/term v0.29.0
 	google.golang.org/protobuf v1.36.11
 	gorm.io/gorm v1.31.2
-	modernc.org/libc v1.74.1
 )
 
 require (
@@ -56,9 +55,12 @@ require (
 	golang.org/x/net v0.35.0 // indirect
 	golang.org/x/text v0.23.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
+	modernc.org/libc v1.74.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.55.0 // indirect
 )
 
 replace github.com/jinzhu/inflection => ./models/internal/inflection
+
+replace modernc.org/memory => ./models/internal/memory
