@@ -182,6 +182,11 @@ func TestTestConnection(t *testing.T) {
 	sec := secrets.NewMemory()
 	r := New(store, sec)
 	c := models.Connection{Name: "T", Kind: "rt-secret", Settings: map[string]string{"id": "tc"}}
+	t.Cleanup(func() { // the fake's errors are package state: -count=N repeats the test
+		mu.Lock()
+		delete(testErr, "tc")
+		mu.Unlock()
+	})
 	if err := r.TestConnection(context.Background(), c, ""); err == nil || !strings.Contains(err.Error(), "tandem secret set") {
 		t.Fatalf("no secret: %v", err)
 	}
