@@ -32,6 +32,9 @@ func (nopClose) Close() error { return nil }
 // TestSchedulerSyncsMemoryPair runs the real runner and engine on a short
 // interval: a record added to A between runs reaches B with no SyncNow.
 func TestSchedulerSyncsMemoryPair(t *testing.T) {
+	// fresh sides: they are package state, and -count=N repeats the test
+	sides["a"] = memory.New(memory.Options{Name: "a", Incremental: true})
+	sides["b"] = memory.New(memory.Options{Name: "b", Incremental: true})
 	store, err := models.Open(filepath.Join(t.TempDir(), "tandem.db"))
 	if err != nil {
 		t.Fatal(err)
