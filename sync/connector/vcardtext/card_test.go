@@ -271,3 +271,23 @@ func TestLongFoldedLine(t *testing.T) {
 		t.Fatal("the card is not written back as it was")
 	}
 }
+
+// A new card is written by a shorter path (newBytes); it writes what the
+// general one does, byte for byte.
+func TestNewCardBytesAsTheGeneralWriter(t *testing.T) {
+	for _, fields := range []map[string]string{
+		{},
+		{"FN": "Ada"},
+		{"UID": "u1", "N.family": "Lovelace", "N.given": "Ada", "EMAIL": "ada@example.com", "TEL": "+441234", "BDAY": "1815-12-10"},
+		{"ORG": "Analytical; Engines", "NOTE": strings.Repeat("long note, with commas; semicolons and ünïcödé ", 5), "ADR.locality": "London", "ADR.country": "UK"},
+		{"FN": "", "EMAIL": "x@example.com", "URL": "https://example.com/a:b", "TITLE": "Countess"},
+	} {
+		c := New("0f8fad5b-d9cb-469f-a165-70867728950e", fields)
+		if got, want := string(c.Bytes()), string(c.editedBytes()); got != want {
+			t.Errorf("fields %v:\nnew path:\n%s\ngeneral path:\n%s", fields, got, want)
+		}
+		if _, err := Parse(c.Bytes()); err != nil {
+			t.Errorf("fields %v: the new card does not parse: %v", fields, err)
+		}
+	}
+}

@@ -10,7 +10,10 @@ import (
 
 // writeFolded writes one content line folded at 75 octets (RFC 6350 3.2),
 // never inside a UTF-8 sequence.
-func writeFolded(b *strings.Builder, line, eol string) {
+func writeFolded(b interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}, line, eol string) {
 	const max = 75
 	limit := max
 	for len(line) > limit {
