@@ -185,7 +185,7 @@ func TestCreateNeverReplacesAFileThatAppeared(t *testing.T) {
 			t.Fatalf("stage: %v, %v", s, err)
 		}
 		put(t, p, "bob.vcf", ada) // another program, meanwhile
-		rec, err := d.commit(s, nil)
+		rec, err := d.commit(nil, s, nil)
 		if err != nil || rec.ID != "bob-2.vcf" {
 			t.Fatalf("unnamed %v: commit = %+v, %v", unnamed, rec, err)
 		}

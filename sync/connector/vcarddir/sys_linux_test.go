@@ -186,3 +186,84 @@ func TestNewCardModeWhateverTheUmask(t *testing.T) {
 		}
 	}
 }
+
+// A new card is linked into place from its descriptor (AT_EMPTY_PATH) or,
+// where the kernel does not allow that, through /proc; relative to the
+// open folder or by path. Each way it gets its name, its content, and
+// never replaces a file.
+func TestLinkUnnamedEveryWay(t *testing.T) {
+	defer flinkDenied.Store(flinkDenied.Load())
+	for _, denied := range []bool{false, true} {
+		for _, open := range []bool{true, false} {
+			flinkDenied.Store(denied)
+			p := t.TempDir()
+			var dir *os.File
+			if open {
+				var err error
+				if dir, err = os.Open(p); err != nil {
+					t.Fatal(err)
+				}
+				defer dir.Close()
+			}
+			link := func(name, text string) error {
+				f, err := createUnnamed(p, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if _, err := f.Write([]byte(text)); err != nil {
+					t.Fatal(err)
+				}
+				return linkUnnamed(f, dir, p, name)
+			}
+			if err := link("a.vcf", "first"); err != nil {
+				t.Fatalf("denied %v, open %v: %v", denied, open, err)
+			}
+			if err := link("a.vcf", "second"); !errors.Is(err, os.ErrExist) {
+				t.Fatalf("denied %v, open %v: linking over a file = %v, want ErrExist", denied, open, err)
+			}
+			if b, err := os.ReadFile(filepath.Join(p, "a.vcf")); err != nil || string(b) != "first" {
+				t.Fatalf("denied %v, open %v: a.vcf holds %q, %v", denied, open, b, err)
+			}
+			if ents, _ := os.ReadDir(p); len(ents) != 1 {
+				t.Fatalf("denied %v, open %v: %d files, want 1", denied, open, len(ents))
+			}
+		}
+	}
+}
+
+// A folder listed without cards starts a flush of what other programs left
+// to be written back, when that is enough to matter; a folder with cards
+// does not; Close waits for the flush.
+func TestEmptyFolderFlushesEarly(t *testing.T) {
+	d, p := newDir(t, "FN")
+	if !d.batchSync {
+		t.Skip("this file system takes a fsync per card: no flush ahead")
+	}
+	dirty := func() {
+		// 2 x earlyFlushMin left to the kernel to write back, on the same file system
+		if err := os.WriteFile(filepath.Join(t.TempDir(), "big"), make([]byte, 2*earlyFlushMin), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if !worthFlushingEarly() {
+			t.Skip("the system wrote the data back at once, or holds too much unwritten data")
+		}
+	}
+	dirty()
+	if _, err := d.Changes(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if n := d.earlyFlushes.Load(); n != 1 {
+		t.Fatalf("empty folder: %d flushes started, want 1", n)
+	}
+	put(t, p, "a.vcf", ada)
+	dirty()
+	if _, err := d.Changes(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if n := d.earlyFlushes.Load(); n != 1 {
+		t.Fatalf("folder with a card: %d flushes started in all, want 1", n)
+	}
+}

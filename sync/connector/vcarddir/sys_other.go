@@ -23,12 +23,14 @@ type unnamedFile struct{}
 
 func createUnnamed(dir string, perm fs.FileMode) (*unnamedFile, error) { return nil, errNoUnnamed }
 
-func (f *unnamedFile) Write(b []byte) (int, error)    { return 0, errNoUnnamed }
-func (f *unnamedFile) Chmod(perm fs.FileMode) error   { return errNoUnnamed }
-func (f *unnamedFile) Sync() error                    { return errNoUnnamed }
-func (f *unnamedFile) Stat() (statInfo, error)        { return statInfo{}, errNoUnnamed }
-func (f *unnamedFile) Close() error                   { return nil }
-func linkUnnamed(f *unnamedFile, path string) error   { return errNoUnnamed }
+func (f *unnamedFile) Write(b []byte) (int, error)  { return 0, errNoUnnamed }
+func (f *unnamedFile) Chmod(perm fs.FileMode) error { return errNoUnnamed }
+func (f *unnamedFile) Sync() error                  { return errNoUnnamed }
+func (f *unnamedFile) Stat() (statInfo, error)      { return statInfo{}, errNoUnnamed }
+func (f *unnamedFile) Close() error                 { return nil }
+func linkUnnamed(f *unnamedFile, dir *os.File, dirPath, name string) error {
+	return errNoUnnamed
+}
 func (i statInfo) withPerm(perm fs.FileMode) statInfo { panic("unreachable: no unnamed files here") }
 
 type statInfo struct{ fs.FileInfo }
@@ -96,6 +98,8 @@ func readAll(f *os.File, size int64) ([]byte, error) {
 }
 
 func littleDirty() bool { return false }
+
+func worthFlushingEarly() bool { return false }
 
 // roundSize is applyRound; elsewhere a staged file is closed until renamed.
 func roundSize() int { return 1000 }

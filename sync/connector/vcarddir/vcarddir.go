@@ -60,10 +60,12 @@ type Dir struct {
 	path   string
 	fields []string
 
-	mu        sync.Mutex
-	reserved  map[string]bool // file names being created
-	noUnnamed atomic.Bool     // the folder cannot hold unnamed files (O_TMPFILE)
-	batchSync bool            // one syncfs per round of writes, not one fsync per file
+	mu           sync.Mutex
+	reserved     map[string]bool // file names being created
+	noUnnamed    atomic.Bool     // the folder cannot hold unnamed files (O_TMPFILE)
+	earlyFlush   sync.WaitGroup  // flushEarly's syncfs, while it runs
+	earlyFlushes atomic.Int32    // how many flushEarly started (for tests)
+	batchSync    bool            // one syncfs per round of writes, not one fsync per file
 }
 
 var _ connector.KeyFinder = (*Dir)(nil)
@@ -118,8 +120,12 @@ func (d *Dir) Capabilities() connector.Capabilities {
 	return connector.Capabilities{Incremental: false, Conditional: true, MaxBatch: applyRound}
 }
 
-// Close releases nothing: the folder needs no connection.
-func (d *Dir) Close() error { return nil }
+// Close waits for a flush started ahead (flushEarly); the folder holds no
+// connection.
+func (d *Dir) Close() error {
+	d.earlyFlush.Wait()
+	return nil
+}
 
 // isCard tells the names that are records: *.vcf, not hidden (our temporary
 // files start with a dot).
@@ -221,7 +227,36 @@ func (d *Dir) Changes(ctx context.Context, cursor string) (connector.Changes, er
 		}
 	}
 	d.removeStale(stale)
+	if len(out) == 0 && d.batchSync {
+		d.flushEarly()
+	}
 	return connector.Changes{Items: out, Full: true, Cursor: ""}, nil
+}
+
+// flushEarly starts a syncfs in the background for a folder found without
+// cards, when other programs left much data waiting to be written back.
+// The folder's first sync flushes every round of new cards with syncfs
+// anyway, and the first of those also writes back everything else dirty on
+// the file system: in the benchmark, the 10,000 cards just generated into
+// the other folder, ~44 MB, which made the first round's flush ~100-180 ms
+// instead of ~15. Started now, that write-back runs while the other side
+// is read (a first sync of 10,000 cards, 8 alternating runs: 1.08-1.27 s
+// -> 1.00-1.23 s, 7 of 8 faster).
+func (d *Dir) flushEarly() {
+	if !worthFlushingEarly() {
+		return
+	}
+	f, err := os.Open(d.path)
+	if err != nil {
+		return
+	}
+	d.earlyFlush.Add(1)
+	d.earlyFlushes.Add(1)
+	go func() {
+		defer d.earlyFlush.Done()
+		syncFS(f) // a failure shows in the rounds' own syncfs
+		f.Close()
+	}()
 }
 
 // listWorkers stat the files of a listing: on 2 cores, 10,000 files take
@@ -498,7 +533,7 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 	trace.Mark("vcarddir: flushed")
 	forEach(context.Background(), len(staged), writeWorkers, func(i int) {
 		if s := staged[i]; s != nil {
-			rec, err := d.commit(s, held)
+			rec, err := d.commit(dirf, s, held)
 			if err != nil && rec.ID == "" {
 				rec = s.rec
 			}
@@ -711,8 +746,8 @@ func (s *staged) discard(d *Dir) {
 
 // commit renames (links) a staged write into place, after its check. The
 // file it replaces is held (when held is not nil) so the rename need not
-// free it.
-func (d *Dir) commit(s *staged, held *heldInodes) (connector.Record, error) {
+// free it. dirf is the open folder (nil: none at hand).
+func (d *Dir) commit(dirf *os.File, s *staged, held *heldInodes) (connector.Record, error) {
 	defer s.discard(d)
 	if s.check != nil {
 		if err := s.check(); err != nil {
@@ -724,7 +759,7 @@ func (d *Dir) commit(s *staged, held *heldInodes) (connector.Record, error) {
 		var err error
 		switch {
 		case s.f != nil:
-			err = linkUnnamed(s.f, final)
+			err = linkUnnamed(s.f, dirf, d.path, s.name)
 		case s.create:
 			err = renameNew(filepath.Join(d.path, s.tmp), final)
 		default:
@@ -946,7 +981,7 @@ func writeAtomic(dir, name string, data []byte, perm fs.FileMode, check func() e
 		return nil, err
 	}
 	s.check = check
-	if _, err := d.commit(s, nil); err != nil {
+	if _, err := d.commit(nil, s, nil); err != nil {
 		return nil, err
 	}
 	return s.fi, nil
