@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"tandem/cmd/tandem/internal/hugeheap"
 	"tandem/models"
 	"tandem/sync/connector"
 	_ "tandem/sync/connector/all"
@@ -326,6 +327,9 @@ func (c *cli) sync(args []string) error {
 	}
 	if len(pos) != 0 {
 		return usagef("sync takes no arguments (did you mean --pair %s?)", pos[0])
+	}
+	if os.Getenv("TANDEM_NOHUGE") == "" {
+		hugeheap.Reserve(64 << 20)
 	}
 	store, err := c.openStore()
 	if err != nil {
