@@ -13,8 +13,9 @@ import (
 
 var sink [][]byte
 
-// After reserve, the region is marked for huge pages (VmFlags "hg" in
-// /proc/self/smaps), and the small objects allocated next land in it. In
+// After reserve, the region and the heap's first chunk are marked for huge
+// pages (VmFlags "hg" in /proc/self/smaps), and the small objects
+// allocated next land in the region. In
 // a child process: the heap must be as fresh as a command's.
 func TestReserveMarksARegionTheHeapReuses(t *testing.T) {
 	if mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(mode), "[never]") {
@@ -29,9 +30,13 @@ func TestReserveMarksARegionTheHeapReuses(t *testing.T) {
 		return
 	}
 	const size = 32 << 20
+	early := new([64]byte) // in the heap's first chunk, mapped before reserve
 	start := reserve(size)
 	if !hugeFlag(t, start) {
 		t.Fatalf("the region at %#x is not marked for huge pages", start)
+	}
+	if a := uintptr(unsafe.Pointer(early)); !hugeFlag(t, a) {
+		t.Fatalf("the heap's first chunk (at %#x) is not marked for huge pages", a)
 	}
 	in := 0
 	for range size / 256 {

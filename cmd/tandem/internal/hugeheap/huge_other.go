@@ -5,3 +5,5 @@ package hugeheap
 const supported = false
 
 func adviseHuge(b []byte) {}
+
+func collapseAround(addr uintptr) {}

@@ -30,6 +30,10 @@ func Reserve(size int) {
 
 // reserve is Reserve; it returns where the region starts (for tests).
 func reserve(size int) uintptr {
+	// The heap's first chunk, where the runtime and package initialisation
+	// allocated, was mapped before this: its pages fault one by one as the
+	// run fills it (~700 faults of a 1% sync). Turned into huge pages now.
+	collapseAround(uintptr(unsafe.Pointer(new([64]byte))))
 	region := make([]byte, size) // fresh from the system: not touched, not zeroed again
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(region)))
 	adviseHuge(region)
