@@ -44,7 +44,8 @@ func (a *Allocator) keep(p uintptr, size int) error {
 
 // take returns a kept region that holds size bytes and is at most twice
 // as large (the one freed last among them), with its header as a new
-// mapping's, or maps a new region. Like mmap it returns the region's size.
+// mapping's, or a fresh region (arena_linux.go: carved from a huge-page
+// arena). Like mmap it returns the region's size.
 func (a *Allocator) take(size int) (uintptr, int, error) {
 	want := roundup(size, osPageSize)
 	for i := len(a.kept) - 1; i >= 0; i-- {
@@ -58,11 +59,14 @@ func (a *Allocator) take(size int) (uintptr, int, error) {
 		*(*page)(unsafe.Pointer(p)) = page{}
 		return p, got, nil
 	}
-	return mmap(size)
+	return a.fresh(size)
 }
 
-// unmapKept unmaps every kept region (Close).
+// unmapKept unmaps every kept region and what is left of the arena (Close).
 func (a *Allocator) unmapKept() (err error) {
+	if e := a.unmapArena(); e != nil {
+		err = e
+	}
 	for _, p := range a.kept {
 		if e := unmap(p, (*page)(unsafe.Pointer(p)).size); e != nil && err == nil {
 			err = e

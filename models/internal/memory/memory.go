@@ -104,6 +104,8 @@ type Allocator struct {
 
 	kept      []uintptr // freed regions kept mapped for reuse, oldest first (keep.go)
 	keptBytes int       // their total size
+
+	arenaNext, arenaEnd uintptr // the huge-page arena's unused part (arena_linux.go)
 }
 
 func (a *Allocator) mmap(size int) (uintptr /* *page */, error) {
