@@ -66,7 +66,7 @@ test: test-deps
 
 # The copied allocator's tests, upstream's randomised ones included (about
 # two minutes here; CI runs them).
-MEMORY_QUICK = ^(TestU?Free|TestU?Malloc|TestFreedPage.*|TestBigRegion.*|TestKeptBytes.*|TestCloseUnmaps.*)$$
+MEMORY_QUICK = ^(TestU?Free|TestU?Malloc|TestFreedPage.*|TestBigRegion.*|TestKeptBytes.*|TestCloseUnmaps.*|TestFreshRegions.*|TestArenaBlocks.*)$$
 test-vendored:
 	cd models/internal/memory && $(GO) test ./...
 
