@@ -240,30 +240,27 @@ func TestEmptyFolderFlushesEarly(t *testing.T) {
 	if !d.batchSync {
 		t.Skip("this file system takes a fsync per card: no flush ahead")
 	}
-	dirty := func() {
-		// 2 x earlyFlushMin left to the kernel to write back, on the same file system
+	// list leaves 2 x earlyFlushMin for the kernel to write back, on the
+	// folder's file system, lists the folder and waits for its flush;
+	// it returns how many flushes were started in all.
+	list := func() int32 {
 		if err := os.WriteFile(filepath.Join(t.TempDir(), "big"), make([]byte, 2*earlyFlushMin), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if !worthFlushingEarly() {
 			t.Skip("the system wrote the data back at once, or holds too much unwritten data")
 		}
+		if _, err := d.Changes(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		return d.earlyFlushes.Load()
 	}
-	dirty()
-	if _, err := d.Changes(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if n := d.earlyFlushes.Load(); n != 1 {
+	if n := list(); n != 1 {
 		t.Fatalf("empty folder: %d flushes started, want 1", n)
 	}
 	put(t, p, "a.vcf", ada)
-	dirty()
-	if _, err := d.Changes(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if n := d.earlyFlushes.Load(); n != 1 {
+	if n := list(); n != 1 {
 		t.Fatalf("folder with a card: %d flushes started in all, want 1", n)
 	}
 }
