@@ -4,10 +4,10 @@
 // Every first touch of a 4 KiB page is a page fault, ~15 us on this
 // project's virtual machine. A region of its own per allocator page (64
 // KiB) faults 16 times as it fills; the allocator's regions cost a 1% sync
-// ~590 faults and a first sync of 10,000 cards ~1,300 (30 left in a 1%
-// sync with the arena). Carved from an
+// ~590 faults and a first sync of 10,000 cards ~1,300. Carved from an
 // arena the kernel backs with 2 MiB pages (madvise MADV_HUGEPAGE, where
-// transparent huge pages are allowed), they fault once per 2 MiB.
+// transparent huge pages are allowed), they fault once per 2 MiB: 30 faults
+// are left in a 1% sync.
 
 package memory
 

@@ -15,8 +15,8 @@ var sink [][]byte
 
 // After reserve, the region and the heap's first chunk are marked for huge
 // pages (VmFlags "hg" in /proc/self/smaps), and the small objects
-// allocated next land in the region. In
-// a child process: the heap must be as fresh as a command's.
+// allocated next land in the region. In a child process: the heap must be
+// as fresh as a command's.
 func TestReserveMarksARegionTheHeapReuses(t *testing.T) {
 	if mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(mode), "[never]") {
 		t.Skip("transparent huge pages are off on this system")
