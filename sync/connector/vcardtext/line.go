@@ -33,32 +33,31 @@ func writeFolded(b interface {
 
 // ---- line grammar, after github.com/emersion/go-vcard decoder.go (MIT) ----
 
-// parseLine parses an unfolded content line. valueAt is the offset of the
-// value in l. Values are kept as raw text.
-func parseLine(l string) (key string, field *vcard.Field, valueAt int, err error) {
-	field = new(vcard.Field)
+// parseLine parses an unfolded content line into field. valueAt is the
+// offset of the value in l. Values are kept as raw text.
+func parseLine(l string, field *vcard.Field) (key string, valueAt int, err error) {
 	rest := l
 	if i := strings.IndexAny(rest, ".;:"); i >= 0 && rest[i] == '.' {
 		field.Group, rest = rest[:i], rest[i+1:]
 	}
 	i := strings.IndexAny(rest, ";:")
 	if i < 0 {
-		return "", nil, 0, errors.New("no ':'")
+		return "", 0, errors.New("no ':'")
 	}
 	key = strings.ToUpper(rest[:i])
 	if key == "" {
-		return "", nil, 0, errors.New("empty name")
+		return "", 0, errors.New("empty name")
 	}
 	hasParams := rest[i] == ';'
 	rest = rest[i+1:]
 	if hasParams {
 		field.Params, rest, err = parseParams(rest)
 		if err != nil {
-			return "", nil, 0, err
+			return "", 0, err
 		}
 	}
 	field.Value = rest
-	return key, field, len(l) - len(rest), nil
+	return key, len(l) - len(rest), nil
 }
 
 func parseParams(s string) (params vcard.Params, tail string, err error) {
@@ -88,7 +87,11 @@ func parseParams(s string) (params vcard.Params, tail string, err error) {
 		if err != nil {
 			return nil, "", err
 		}
-		params[k] = append(params[k], values...)
+		if old := params[k]; old != nil {
+			params[k] = append(old, values...)
+		} else {
+			params[k] = values
+		}
 		if !more {
 			return params, tail, nil
 		}
