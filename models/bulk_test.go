@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -233,5 +234,29 @@ func TestEditDuringRunWins(t *testing.T) {
 	}
 	if got, _ := s.MappingByID(m.ID); got.BVersion != "v-new" {
 		t.Fatalf("b_version %q", got.BVersion)
+	}
+}
+
+// baseJSON writes exactly what json.Marshal writes, on the fast path and
+// off it (escapes, HTML characters, non-ASCII, invalid UTF-8, nil).
+func TestBaseJSONMatchesMarshal(t *testing.T) {
+	for _, base := range []map[string]string{
+		nil,
+		{},
+		{"uid": "u-1", "name": "Person 1", "email": "p@example.com", "phone": "+15551234567"},
+		{"note": `say "hi" \ bye`, "b": "", "a": "x"},
+		{"note": "line\nbreak\ttab\x01"},
+		{"name": "Zoë <zoe@example.com> & co"},
+		{"bad": "\xff\xfe"},
+		{"sep": "\u2028"},
+	} {
+		want, err := json.Marshal(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := baseJSON(base)
+		if err != nil || got != string(want) {
+			t.Errorf("baseJSON(%q) = %q, %v; json.Marshal gives %q", base, got, err, want)
+		}
 	}
 }
