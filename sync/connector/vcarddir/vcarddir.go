@@ -462,48 +462,96 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 	}
 	defer dirf.Close()
 	results := make([]connector.Result, len(writes))
-	for start := 0; start < len(writes); start += applyRound {
-		end := min(start+applyRound, len(writes))
-		if err := d.applyRound(ctx, dirf, writes[start:end], results[start:end]); err != nil {
-			syncDir(dirf)
-			return nil, err
+	size := roundLen(len(writes))
+	cur := d.stageRound(ctx, dirf, writes[:min(size, len(writes))], results)
+	for {
+		// Stage the next round while this one is flushed and linked: the
+		// flush waits on the disk and the links take the folder's lock one
+		// at a time, which leaves a core free for the next round's files.
+		var next chan *round
+		if cur.end < len(writes) && cur.err == nil {
+			next = make(chan *round, 1)
+			go func(start int) {
+				end := min(start+size, len(writes))
+				r := d.stageRound(ctx, dirf, writes[start:end], results[start:end])
+				r.start, r.end = start, end
+				next <- r
+			}(cur.end)
 		}
+		if cur.err != nil {
+			cur.discard(d)
+			syncDir(dirf)
+			return nil, cur.err
+		}
+		d.finishRound(dirf, cur, results[cur.start:cur.end])
+		if next == nil {
+			break
+		}
+		cur = <-next
 	}
 	syncDir(dirf)
 	return results, nil
 }
 
-func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.Write, results []connector.Result) error {
-	var held *heldInodes // local file systems only: NFS would keep a held file as a .nfsXXXX
-	if d.batchSync {
-		held = &heldInodes{}
-		defer held.release()
+// roundLen is how many of n writes go in one round: applyRound at most,
+// and at least four rounds when there are enough writes for the overlap
+// of staging and linking to pay (minRound each).
+func roundLen(n int) int {
+	size := min(applyRound, (n+3)/4)
+	return max(size, min(minRound, applyRound))
+}
+
+const minRound = 64
+
+// round is a set of writes staged together and flushed with one syncfs.
+type round struct {
+	start, end int // the writes' positions in the Apply call
+	staged     []*staged
+	held       *heldInodes
+	err        error // staging stopped (ctx done): nothing of it is linked
+}
+
+// discard drops what a round staged and lets go of its held files.
+func (r *round) discard(d *Dir) {
+	for _, s := range r.staged {
+		if s != nil {
+			s.discard(d)
+		}
 	}
-	staged := make([]*staged, len(writes))
-	err := forEach(ctx, len(writes), writeWorkers, func(i int) {
+	r.held.release()
+}
+
+// stageRound writes each new content where no reader looks (and removes
+// the cards to delete); results get the outcome of what is final already.
+func (d *Dir) stageRound(ctx context.Context, dirf *os.File, writes []connector.Write, results []connector.Result) *round {
+	r := &round{end: len(writes), staged: make([]*staged, len(writes))}
+	if d.batchSync { // local file systems only: NFS would keep a held file as a .nfsXXXX
+		r.held = &heldInodes{}
+	}
+	r.err = forEach(ctx, len(writes), writeWorkers, func(i int) {
 		w := writes[i]
 		var res connector.Result
 		switch w.Op {
 		case connector.OpCreate:
-			staged[i], res.Err = d.stageCreate(w.Fields)
+			r.staged[i], res.Err = d.stageCreate(w.Fields)
 		case connector.OpUpdate:
-			staged[i], res.Record, res.Err = d.stageUpdate(dirf, w)
+			r.staged[i], res.Record, res.Err = d.stageUpdate(dirf, w)
 		case connector.OpDelete:
-			res.Record, res.Err = d.delete(dirf, w, held)
+			res.Record, res.Err = d.delete(dirf, w, r.held)
 		default:
 			res.Err = fmt.Errorf("unknown write operation %d", w.Op)
 		}
 		results[i] = res
 	})
-	if err != nil {
-		for _, s := range staged {
-			if s != nil {
-				s.discard(d)
-			}
-		}
-		return err
-	}
 	trace.Mark("vcarddir: staged %d", len(writes))
+	return r
+}
+
+// finishRound makes a staged round durable (one syncfs, or a fsync per
+// file) and links (renames) each file into place.
+func (d *Dir) finishRound(dirf *os.File, r *round, results []connector.Result) {
+	defer r.held.release()
+	staged := r.staged
 	n := 0
 	for _, s := range staged {
 		if s != nil && !s.synced {
@@ -533,14 +581,13 @@ func (d *Dir) applyRound(ctx context.Context, dirf *os.File, writes []connector.
 	trace.Mark("vcarddir: flushed")
 	forEach(context.Background(), len(staged), writeWorkers, func(i int) {
 		if s := staged[i]; s != nil {
-			rec, err := d.commit(dirf, s, held)
+			rec, err := d.commit(dirf, s, r.held)
 			if err != nil && rec.ID == "" {
 				rec = s.rec
 			}
 			results[i].Record, results[i].Err = rec, err
 		}
 	})
-	return nil
 }
 
 // syncfsMin: a round with fewer files to flush fsyncs each instead of one
@@ -576,6 +623,9 @@ func (h *heldInodes) hold(path string) {
 
 // release lets go of the held files in the background.
 func (h *heldInodes) release() {
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	fds := h.fds
 	h.fds = nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -482,4 +483,122 @@ func TestEscapedValuesRoundTripAndOneLineChanges(t *testing.T) {
 	if bytes.Equal(before, after) {
 		t.Error("file not updated")
 	}
+}
+
+// roundLen splits an Apply call into at least four rounds once there are
+// enough writes, never more than applyRound nor fewer than minRound each.
+func TestRoundLen(t *testing.T) {
+	for _, c := range []struct{ n, want int }{
+		{1, minRound}, {100, minRound}, {400, 100}, {1000, 250}, {100000, applyRound},
+	} {
+		if got := roundLen(c.n); got != min(c.want, applyRound) {
+			t.Errorf("roundLen(%d) = %d, want %d", c.n, got, min(c.want, applyRound))
+		}
+	}
+}
+
+// One Apply call of several rounds (each staged while the previous one is
+// linked): every result is in the caller's order and matches the folder.
+func TestApplyInOverlappingRounds(t *testing.T) {
+	d, p := newDir(t, "FN", "UID")
+	const old = 200
+	for i := range old {
+		put(t, p, fmt.Sprintf("c%03d.vcf", i), fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c%03d\r\nFN:Card %d\r\nEND:VCARD\r\n", i, i))
+	}
+	var writes []connector.Write
+	for i := range old {
+		id := fmt.Sprintf("c%03d.vcf", i)
+		switch i % 4 {
+		case 0:
+			writes = append(writes, connector.Write{Op: connector.OpDelete, ID: id})
+		case 1, 2:
+			writes = append(writes, connector.Write{Op: connector.OpUpdate, ID: id, Fields: map[string]string{"FN": fmt.Sprintf("Renamed %d", i)}})
+		}
+		writes = append(writes, connector.Write{Op: connector.OpCreate, Fields: map[string]string{"FN": fmt.Sprintf("New %d", i), "UID": fmt.Sprintf("new-%03d", i)}})
+	}
+	if roundLen(len(writes)) >= len(writes) {
+		t.Fatalf("%d writes make one round: the test needs several", len(writes))
+	}
+	res, err := d.Apply(ctx, writes)
+	if err != nil || len(res) != len(writes) {
+		t.Fatalf("Apply = %d results, %v", len(res), err)
+	}
+	for i, w := range writes {
+		r := res[i]
+		if r.Err != nil {
+			t.Fatalf("write %d (%v %s): %v", i, w.Op, w.ID, r.Err)
+		}
+		switch w.Op {
+		case connector.OpDelete:
+			if _, err := os.Stat(filepath.Join(p, w.ID)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s still there after its delete", w.ID)
+			}
+		default:
+			got := getOne(t, d, r.Record.ID)
+			if got.Version != r.Record.Version {
+				t.Errorf("write %d: result version %s, the file's %s", i, r.Record.Version, got.Version)
+			}
+			if got.Fields["FN"] != w.Fields["FN"] {
+				t.Errorf("write %d: %s has FN %q, want %q", i, r.Record.ID, got.Fields["FN"], w.Fields["FN"])
+			}
+			if w.Op == connector.OpCreate && got.Fields["UID"] != w.Fields["UID"] {
+				t.Errorf("write %d: %s has UID %q, want %q", i, r.Record.ID, got.Fields["UID"], w.Fields["UID"])
+			}
+		}
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := old - old/4 + old; len(ents) != want {
+		t.Errorf("%d files in the folder, want %d (no temporary file left)", len(ents), want)
+	}
+}
+
+// A cancelled Apply links nothing of the round it was staging and leaves
+// no temporary file; what it linked before is whole.
+func TestApplyCancelledBetweenRounds(t *testing.T) {
+	d, p := newDir(t, "FN", "UID")
+	var writes []connector.Write
+	for i := range 400 {
+		writes = append(writes, connector.Write{Op: connector.OpCreate, Fields: map[string]string{"FN": fmt.Sprintf("New %d", i), "UID": fmt.Sprintf("new-%03d", i)}})
+	}
+	// done once the second round is half staged (a check per write)
+	cctx := &cancelAfter{Context: ctx, left: roundLen(len(writes)) * 3 / 2}
+	if _, err := d.Apply(cctx, writes); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply cancelled midway: %v, want context.Canceled", err)
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != roundLen(len(writes)) {
+		t.Errorf("%d files after the cancel, want the first round's %d", len(ents), roundLen(len(writes)))
+	}
+	for _, e := range ents {
+		if !isCard(e.Name()) {
+			t.Errorf("%s left in the folder", e.Name())
+			continue
+		}
+		recs, err := d.Get(ctx, []string{e.Name()})
+		if err != nil || len(recs) != 1 || recs[0].Err != nil {
+			t.Errorf("%s does not read back whole: %v %v", e.Name(), recs, err)
+		}
+	}
+}
+
+// cancelAfter is a context that is done after left calls of Err.
+type cancelAfter struct {
+	context.Context
+	mu   sync.Mutex
+	left int
+}
+
+func (c *cancelAfter) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left--; c.left < 0 {
+		return context.Canceled
+	}
+	return nil
 }
