@@ -444,7 +444,11 @@ var applyRound = roundSize()
 // Apply performs the writes, several files at a time; results keep the
 // order of writes.
 //
-// Writes go in rounds of up to applyRound. A round writes every new content
+// Writes go in rounds (roundLen), and a round is staged while the one
+// before is flushed and linked (a first sync of 10,000 cards, 6 alternating
+// runs each: median 0.93 s against 0.97 s in single rounds; a small gain on
+// this noisy machine, but the flush's wait on the disk no longer idles the
+// process). A round writes every new content
 // where no reader looks (a new card: an unnamed file, O_TMPFILE; an update:
 // a hidden ".<name>.tandem-tmp"), then makes the round durable at once (on
 // Linux one syncfs; elsewhere each file was fsynced), then, after the
