@@ -103,15 +103,20 @@ func Value(card vcard.Card, field string) string {
 // are ignored. Nothing else in the card changes.
 func Apply(card vcard.Card, fields map[string]string) {
 	for name, value := range fields {
-		prop, part, ok := split(name)
-		if !ok {
-			continue
-		}
-		if part < 0 {
-			setSimple(card, prop, value)
-		} else {
-			setPart(card, prop, part, value)
-		}
+		Set(card, name, value)
+	}
+}
+
+// Set sets one field in card ("" clears it); an unknown name is ignored.
+func Set(card vcard.Card, name, value string) {
+	prop, part, ok := split(name)
+	if !ok {
+		return
+	}
+	if part < 0 {
+		setSimple(card, prop, value)
+	} else {
+		setPart(card, prop, part, value)
 	}
 }
 
@@ -128,17 +133,23 @@ func setSimple(card vcard.Card, prop, value string) {
 		remove(card, prop, f)
 		return
 	}
-	raw := escape(value)
-	if structured[prop] != nil {
+	var raw string
+	switch {
+	case structured[prop] == nil:
+		raw = escape(value)
+	case strings.ContainsAny(value, "\\\n\r,"):
 		// the whole of N or ADR: ";" separates the parts, as on read
 		parts := strings.Split(value, ";")
 		for i, p := range parts {
 			parts[i] = escape(p)
 		}
 		raw = strings.Join(parts, ";")
+	default:
+		raw = value // no part needs an escape: the parts joined are the value
 	}
 	if f == nil {
-		card.Add(prop, &vcard.Field{Value: raw, Params: vcard.Params{}})
+		// no parameters: a nil map (read only; nothing here adds any)
+		card.Add(prop, &vcard.Field{Value: raw})
 		return
 	}
 	f.Value = raw
@@ -151,7 +162,7 @@ func setPart(card vcard.Card, prop string, part int, value string) {
 		if value == "" {
 			return
 		}
-		f = &vcard.Field{Params: vcard.Params{}}
+		f = &vcard.Field{}
 		card.Add(prop, f)
 	}
 	comps := splitComponents(f.Value)

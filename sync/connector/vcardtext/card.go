@@ -155,9 +155,15 @@ func New(uid string, fields map[string]string) *Card {
 		end:   1,
 		eol:   "\r\n",
 	}
-	c.Apply(fields)
+	// as Apply, one field at a time (no map of differences: a first sync
+	// makes 10,000 cards)
+	for k, v := range fields {
+		if vcardfields.Known(k) && c.Value(k) != v {
+			vcardfields.Set(c.props, k, v)
+		}
+	}
 	if c.Value(vcard.FieldUID) == "" {
-		c.Apply(map[string]string{vcard.FieldUID: uid})
+		vcardfields.Set(c.props, vcard.FieldUID, uid)
 	}
 	if c.props[vcard.FieldFormattedName] == nil {
 		fn, mapped := fields[vcard.FieldFormattedName]
@@ -165,7 +171,7 @@ func New(uid string, fields map[string]string) *Card {
 			fn = c.displayName()
 		}
 		c.props[vcard.FieldFormattedName] = []*vcard.Field{{}}
-		c.Apply(map[string]string{vcard.FieldFormattedName: fn})
+		vcardfields.Set(c.props, vcard.FieldFormattedName, fn)
 	}
 	if c.props[vcard.FieldName] == nil {
 		c.props[vcard.FieldName] = []*vcard.Field{{Value: ";;;;"}}
@@ -291,6 +297,15 @@ func (c *Card) newBytes() []byte {
 	b.WriteString(c.lines[0].raw)
 	write := func(key string) {
 		for _, f := range c.props[key] {
+			if f.Group == "" && len(f.Params) == 0 && len(key)+1+len(f.Value) <= foldAt {
+				// a short plain line, as formatProp and writeFolded would
+				// write it, without building it first
+				b.WriteString(key)
+				b.WriteByte(':')
+				b.WriteString(f.Value)
+				b.WriteString(c.eol)
+				continue
+			}
 			writeFolded(b, formatProp(key, f), c.eol)
 		}
 	}

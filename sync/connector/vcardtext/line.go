@@ -8,14 +8,16 @@ import (
 	"github.com/emersion/go-vcard"
 )
 
-// writeFolded writes one content line folded at 75 octets (RFC 6350 3.2),
-// never inside a UTF-8 sequence.
+// foldAt is the longest content line, in octets, before it is folded.
+const foldAt = 75
+
+// writeFolded writes one content line folded at foldAt octets (RFC 6350
+// 3.2), never inside a UTF-8 sequence.
 func writeFolded(b interface {
 	WriteString(string) (int, error)
 	WriteByte(byte) error
 }, line, eol string) {
-	const max = 75
-	limit := max
+	limit := foldAt
 	for len(line) > limit {
 		cut := limit
 		for cut > 1 && !utf8.RuneStart(line[cut]) {
@@ -25,7 +27,7 @@ func writeFolded(b interface {
 		b.WriteString(eol)
 		b.WriteByte(' ')
 		line = line[cut:]
-		limit = max - 1
+		limit = foldAt - 1
 	}
 	b.WriteString(line)
 	b.WriteString(eol)
