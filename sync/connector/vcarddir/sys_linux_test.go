@@ -264,3 +264,32 @@ func TestEmptyFolderFlushesEarly(t *testing.T) {
 		t.Fatalf("folder with a card: %d flushes started in all, want 1", n)
 	}
 }
+
+// Reading a card leaves its access time alone (O_NOATIME), where a plain
+// read of a file written since its last read would set it.
+func TestReadKeepsAccessTime(t *testing.T) {
+	d, p := newDir(t, "FN")
+	put(t, p, "control.vcf", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Control\r\nEND:VCARD\r\n")
+	put(t, p, "card.vcf", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Card\r\nEND:VCARD\r\n")
+	atime := func(name string) int64 {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(p, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Atim.Nano()
+	}
+	before, cardBefore := atime("control.vcf"), atime("card.vcf")
+	time.Sleep(20 * time.Millisecond) // past the file system's clock granularity
+	if _, err := os.ReadFile(filepath.Join(p, "control.vcf")); err != nil {
+		t.Fatal(err)
+	}
+	if atime("control.vcf") == before {
+		t.Skip("this file system does not update access times on read (noatime)")
+	}
+	if rec := getOne(t, d, "card.vcf"); rec.Fields["FN"] != "Card" {
+		t.Fatalf("read %v", rec.Fields)
+	}
+	if got := atime("card.vcf"); got != cardBefore {
+		t.Errorf("reading the card moved its access time from %d to %d", cardBefore, got)
+	}
+}
