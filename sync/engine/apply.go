@@ -56,6 +56,13 @@ func (r *runner) apply() error {
 			}
 		}
 	}
+	// The last batch's rows are stored after its writes, with nothing
+	// left to overlap: a quarter of a batch keeps that short.
+	if k := len(batches) - 1; k > 0 && len(batches[k].us) >= 4*minTailBatch {
+		last := batches[k]
+		cut := len(last.us) - len(last.us)/4
+		batches = append(batches[:k], batch{last.s, last.us[:cut]}, batch{last.s, last.us[cut:]})
+	}
 	r.progress("apply", 0, total)
 	if err := r.pipeline(batches, total); err != nil {
 		return err
@@ -79,6 +86,10 @@ func (r *runner) apply() error {
 	}
 	return r.commitAll(rest)
 }
+
+// minTailBatch: a last batch is split (see apply) only when its last
+// quarter would hold at least this many units.
+const minTailBatch = 64
 
 // batch is one Apply call's worth of units for one side.
 type batch struct {
@@ -122,6 +133,14 @@ func (r *runner) pipeline(batches []batch, total int) error {
 				txs = append(txs, tx)
 			}
 		}
+		// Beside the writes of the last batch but one, the version
+		// snapshots are brought up to date: the triggers then log the rows
+		// of the last two batches, and the refresh after the run finds
+		// little to do. A first sync of 10,000 cards rebuilt both sides'
+		// at its very end: its tail after the last writes went ~57 ->
+		// ~25 ms; the next run looks up the 1,000 logged ids per side
+		// instead (a no-change sync ~33 -> ~41 ms).
+		snapshots := n > 0 && n == len(batches)-2
 		bg := make(chan error, 1)
 		go func() {
 			for _, tx := range txs {
@@ -129,6 +148,9 @@ func (r *runner) pipeline(batches []batch, total int) error {
 					bg <- err
 					return
 				}
+			}
+			if snapshots {
+				r.refreshVersionSnapshots()
 			}
 			bg <- nil
 		}()

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
 	"tandem/sync/connector"
@@ -49,4 +51,51 @@ func TestRetryOnFirstSideWritesSecondOnce(t *testing.T) {
 	if n := e.b.Writes(connector.OpUpdate); n != 1 {
 		t.Fatalf("B written %d times, want 1", n)
 	}
+}
+
+// A first sync of several batches: the last batch goes as three quarters
+// and a quarter (its rows are stored with nothing left to overlap), and the
+// version snapshots are built before the last two batches, whose rows the
+// triggers log; the snapshot and the log give every record's version, and
+// the next run writes nothing.
+func TestLastBatchSplitAndSnapshotsBuiltAhead(t *testing.T) {
+	e := newEnv(t, envOpt{b: memory.Options{MaxBatch: 300}})
+	for i := range 1200 {
+		e.a.Add(map[string]string{"email": fmt.Sprintf("p%d@example.com", i), "name": "P"})
+	}
+	var sizes []int
+	e.b.BeforeApply(func(ws []connector.Write) { sizes = append(sizes, len(ws)) })
+	if res := e.sync(Options{}); res.Created != 1200 {
+		t.Fatalf("created %d, want 1200", res.Created)
+	}
+	if want := []int{300, 300, 300, 225, 75}; !slices.Equal(sizes, want) {
+		t.Fatalf("B's Apply calls took %v, want %v", sizes, want)
+	}
+	var n, logged int
+	if err := e.store.DB.Raw("SELECT n FROM version_snapshots WHERE pair_id = ? AND side = 'b'", e.pair.ID).Row().Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.DB.Raw("SELECT count(*) FROM version_log WHERE pair_id = ? AND side = 'b'", e.pair.ID).Row().Scan(&logged); err != nil {
+		t.Fatal(err)
+	}
+	if n != 900 || logged != 300 {
+		t.Errorf("side b's snapshot holds %d records and the log %d, want 900 and 300", n, logged)
+	}
+	got, err := e.store.SideVersions(e.pair.ID, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1200 {
+		t.Fatalf("%d stored versions of side b, want 1200", len(got))
+	}
+	for _, id := range e.b.IDs() {
+		if rec, _ := e.b.Record(id); got[id] != rec.Version {
+			t.Fatalf("stored version of %s is %q, the record's %q", id, got[id], rec.Version)
+		}
+	}
+	e.resetCounters()
+	if res := e.sync(Options{}); res.Created+res.Updated+res.Deleted != 0 {
+		t.Fatalf("second run: %+v", res)
+	}
+	e.noWrites()
 }
