@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// A sync collects a fifth as often (GOGC 400) under a 1 GiB soft limit,
-// unless GOGC, GOMEMLIMIT or TANDEM_NOHUGE in the environment say
-// otherwise.
+// A sync collects half as often (GOGC 200) under a 1 GiB soft limit, a
+// fifth as often with its heap in huge pages (TANDEM_HUGEHEAP), unless GOGC
+// or GOMEMLIMIT in the environment say otherwise.
 func TestSyncMemorySettings(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
@@ -17,12 +17,12 @@ func TestSyncMemorySettings(t *testing.T) {
 		limit       int64
 		description string
 	}{
-		{map[string]string{}, 400, 1 << 30, "defaults"},
+		{map[string]string{}, 200, 1 << 30, "defaults"},
 		{map[string]string{"GOGC": "150"}, 100, 1 << 30, "GOGC set"},
-		{map[string]string{"GOMEMLIMIT": "2GiB"}, 400, 1 << 62, "GOMEMLIMIT set"},
-		{map[string]string{"TANDEM_NOHUGE": "1"}, 100, 1 << 62, "TANDEM_NOHUGE set"},
+		{map[string]string{"GOMEMLIMIT": "2GiB"}, 200, 1 << 62, "GOMEMLIMIT set"},
+		{map[string]string{"TANDEM_HUGEHEAP": "1"}, 400, 1 << 30, "TANDEM_HUGEHEAP set"},
 	} {
-		for _, k := range []string{"GOGC", "GOMEMLIMIT", "TANDEM_NOHUGE"} {
+		for _, k := range []string{"GOGC", "GOMEMLIMIT", "TANDEM_HUGEHEAP"} {
 			t.Setenv(k, c.env[k])
 		}
 		debug.SetGCPercent(100)
