@@ -78,3 +78,35 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A column equal in every row of a batch is bound once instead of carried
+// in the JSON: it must be stored as the same text and type either way (a
+// time with nanoseconds and a zone, an id, a string).
+func TestConstantColumnsStoredAsPerRow(t *testing.T) {
+	s, p := openTest(t)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", -(3*3600+30*60)))
+	var same, varied []*Mapping
+	for i := range 3 {
+		same = append(same, &Mapping{PairID: p.ID, AID: fmt.Sprintf("s%d", i), State: StateOK, LastError: "x", SyncedAt: at})
+		varied = append(varied, &Mapping{PairID: p.ID, AID: fmt.Sprintf("v%d", i), State: StateOK, LastError: []string{"x", "y"}[i%2], SyncedAt: at.Add(time.Duration(i%2) * time.Second)})
+	}
+	for _, batch := range [][]*Mapping{same, varied} {
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, batch) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type stored struct{ At, AtType, PairType, Err string }
+	read := func(aID string) (r stored) {
+		t.Helper()
+		if err := s.DB.Raw("SELECT synced_at || '', typeof(synced_at), typeof(pair_id), last_error FROM mappings WHERE a_id = ?", aID).Row().Scan(&r.At, &r.AtType, &r.PairType, &r.Err); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want := read("v0") // written through the JSON, time and error varying in the batch
+	for _, id := range []string{"s0", "s1", "s2"} {
+		if got := read(id); got != want {
+			t.Errorf("%s, bound once: %+v; through the JSON: %+v", id, got, want)
+		}
+	}
+}

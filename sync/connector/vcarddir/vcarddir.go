@@ -467,7 +467,8 @@ func (d *Dir) Apply(ctx context.Context, writes []connector.Write) ([]connector.
 	defer dirf.Close()
 	results := make([]connector.Result, len(writes))
 	size := roundLen(len(writes))
-	cur := d.stageRound(ctx, dirf, writes[:min(size, len(writes))], results)
+	first := min(size, len(writes))
+	cur := d.stageRound(ctx, dirf, writes[:first], results[:first])
 	for {
 		// Stage the next round while this one is flushed and linked: the
 		// flush waits on the disk and the links take the folder's lock one
