@@ -92,6 +92,10 @@ type App struct {
 	wasRun   bool
 }
 
+// editWait is how long an edit or delete in the grid waits for a running
+// sync of the pair to end before it is refused (the window waits with it).
+const editWait = 300 * time.Millisecond
+
 // New builds the main window of a.
 func New(a fyne.App, d Deps) *App {
 	u := &App{app: a, d: d, tabByKey: map[string]*container.TabItem{}}
@@ -110,7 +114,11 @@ func New(a fyne.App, d Deps) *App {
 	if d.Runner != nil {
 		tester = d.Runner.TestConnection
 	}
-	u.mappings = NewMappingsView(vm.NewGrid(d.Store), u.win)
+	grid := vm.NewGrid(d.Store)
+	if d.Runner != nil {
+		grid.SetHold(func(pairID uint) (func(), error) { return d.Runner.Hold(pairID, editWait) })
+	}
+	u.mappings = NewMappingsView(grid, u.win)
 	u.mappings.OnResolve = u.openSettle
 	u.connections = NewConnectionsView(vm.NewConnections(d.Store, d.Secrets, tester), current, func() {
 		u.reloadPairs()

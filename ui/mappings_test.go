@@ -2,19 +2,23 @@ package ui
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"gorm.io/gorm"
 
 	"tandem/models"
+	"tandem/sync/runner"
 	"tandem/ui/vm"
 )
 
@@ -277,5 +281,86 @@ func TestCSVExportWritesRows(t *testing.T) {
 	}
 	if !v.export.Disabled() && v.progress.Visible() {
 		t.Fatal("progress still shown after export")
+	}
+}
+
+// TestDeleteWaitsForRunningSync: while the pair is held (a sync running in
+// another Tandem process holds the same lock), a delete in the grid is
+// refused with a message and the row stays; once the sync is over the
+// delete goes through.
+func TestDeleteRefusedWhileSyncRuns(t *testing.T) {
+	v, w, st, p := newTestMappings(t, 3)
+	mine := runner.New(st, nil)
+	v.grid.SetHold(func(pairID uint) (func(), error) { return mine.Hold(pairID, 50*time.Millisecond) })
+	other := runner.New(st, nil) // stands for the other process: its own slots, the same lock file
+	release, err := other.Hold(p.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test.Tap(visibleRows(v)[0].del)
+	test.Tap(findButton(topOverlay(t, w), "Delete"))
+	if n, _ := st.CountMappings(p.ID); n != 3 {
+		t.Fatalf("deleted during a sync: %d rows", n)
+	}
+	if msg := overlayText(topOverlay(t, w)); !strings.Contains(msg, "being synced right now") {
+		t.Fatalf("no busy message shown: %q", msg)
+	}
+	w.Canvas().Overlays().Top().Hide()
+	w.Canvas().Overlays().Remove(w.Canvas().Overlays().Top())
+	release()
+	test.Tap(visibleRows(v)[0].del)
+	test.Tap(findButton(topOverlay(t, w), "Delete"))
+	if n, _ := st.CountMappings(p.ID); n != 2 {
+		t.Fatalf("after the sync ended: %d rows, want 2", n)
+	}
+}
+
+// overlayText joins the text of every label and rich text in o.
+func overlayText(o fyne.CanvasObject) string {
+	var sb strings.Builder
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch x := o.(type) {
+		case *widget.Label:
+			sb.WriteString(x.Text + " ")
+		case *widget.RichText:
+			sb.WriteString(x.String() + " ")
+		case *canvas.Text:
+			sb.WriteString(x.Text + " ")
+		}
+		switch x := o.(type) {
+		case *fyne.Container:
+			for _, k := range x.Objects {
+				walk(k)
+			}
+		case fyne.Widget:
+			for _, k := range test.WidgetRenderer(x).Objects() {
+				walk(k)
+			}
+		}
+	}
+	walk(o)
+	return sb.String()
+}
+
+// TestWindowGridHoldsPair: the window's grid takes the pair's lock through
+// its runner, so the delete above is refused there too.
+func TestWindowGridHoldsPair(t *testing.T) {
+	a := test.NewTempApp(t)
+	st, p := seedStore(t, 2)
+	u := New(a, Deps{Store: st, Runner: runner.New(st, nil), DataDir: t.TempDir()})
+	t.Cleanup(u.win.Close)
+	other := runner.New(st, nil)
+	release, err := other.Hold(p.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ms, _ := st.FindMappings(p.ID, "a-0001")
+	if err := u.mappings.grid.Delete(ms[0].ID); err == nil || !errors.Is(err, runner.ErrBusy) {
+		t.Fatalf("delete while the pair is held: %v", err)
+	}
+	if n, _ := st.CountMappings(p.ID); n != 2 {
+		t.Fatalf("%d rows left", n)
 	}
 }

@@ -651,6 +651,16 @@ func (c *cli) mappings(args []string) error {
 		case len(ms) > 1:
 			return exitError{exitRefused, fmt.Sprintf("%d mappings have record id %q; add --pair NAME to say which pair", len(ms), pos[0])}
 		}
+		// a sync of the pair rewrites the rows it read: wait for one
+		// that is running (here or in the window) rather than be undone
+		release, err := runner.New(store, c.sec).Hold(ms[0].PairID, cliEditWait)
+		if errors.Is(err, runner.ErrBusy) {
+			return exitError{exitRefused, err.Error()}
+		}
+		if err != nil {
+			return err
+		}
+		defer release()
 		if err := store.DeleteMapping(ms[0].ID); err != nil {
 			return err
 		}
@@ -658,6 +668,10 @@ func (c *cli) mappings(args []string) error {
 		return nil
 	}
 }
+
+// cliEditWait is how long `mappings delete` waits for a running sync of
+// the pair to end.
+const cliEditWait = 10 * time.Second
 
 func printMapping(w io.Writer, prefix string, m models.Mapping) {
 	synced := ""

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"tandem/models"
 	"tandem/sync/connector"
@@ -178,6 +179,40 @@ func (r *Runner) lockFile(p *models.Pair) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// Hold keeps the pair from syncing while a person changes its mappings
+// (the grid, the CLI): it takes the two locks a run takes, this process's
+// slot and the lock file shared with other Tandem processes. A run
+// rewrites the rows it read when it records its outcome, so a row deleted
+// beside it came back, and an edit could be undone. A sync that is running
+// is waited for up to wait; after that the error wraps ErrBusy. release
+// lets the pair sync again.
+func (r *Runner) Hold(pairID uint, wait time.Duration) (release func(), err error) {
+	p, err := r.store.PairByID(pairID)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if r.acquire(p.ID) {
+			unlock, err := r.lockFile(p)
+			if err == nil {
+				return func() { unlock(); r.release(p.ID) }, nil
+			}
+			r.release(p.ID)
+			if !errors.Is(err, ErrBusy) {
+				return nil, err
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("pair %q is being synced right now; nothing was changed: try again when the sync has ended: %w", p.Name, ErrBusy)
+		}
+		time.Sleep(holdPoll)
+	}
+}
+
+// holdPoll: how often Hold looks again whether the run has ended.
+const holdPoll = 50 * time.Millisecond
 
 // Running reports whether the pair is running in this process.
 func (r *Runner) Running(pairID uint) bool {

@@ -247,3 +247,68 @@ func TestLockFileAcrossProcesses(t *testing.T) {
 		t.Fatalf("B has %d", b.Len())
 	}
 }
+
+// TestHoldKeepsEditsAndRunsApart: a person's change to the mappings (Hold)
+// waits for a running sync and is refused as busy when the sync outlasts
+// the wait; while it holds, a run of the pair is refused; after release
+// the pair syncs again. A row deleted under Hold stays deleted.
+func TestHoldKeepsEditsAndRunsApart(t *testing.T) {
+	store := newStore(t)
+	p, a, b := newPair(t, store, "hd", "rt-plain")
+	id := a.Add(map[string]string{"email": "x@example.com", "name": "X"})
+	r := New(store, secrets.NewMemory())
+	if _, err := r.RunPair(context.Background(), p, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	finish := make(chan struct{})
+	var once sync.Once
+	b.BeforeApply(func([]connector.Write) {
+		once.Do(func() { close(entered); <-finish })
+	})
+	a.Set(id, map[string]string{"email": "x@example.com", "name": "Y"})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.RunPair(context.Background(), p, engine.Options{})
+		done <- err
+	}()
+	<-entered
+	// the run outlasts a short wait: busy, with a message a person can act on
+	start := time.Now()
+	if _, err := r.Hold(p.ID, 150*time.Millisecond); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "try again") {
+		t.Fatalf("hold during a run: %v", err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Fatalf("gave up after %v, before the wait", waited)
+	}
+	// a longer wait sees the run end and then holds
+	go func() { time.Sleep(100 * time.Millisecond); close(finish) }()
+	release, err := r.Hold(p.ID, 10*time.Second)
+	if err != nil {
+		t.Fatalf("hold after the run ended: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ms, err := store.FindMappings(p.ID, id)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("row of %s: %v %v", id, ms, err)
+	}
+	if err := store.DeleteMapping(ms[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunPair(context.Background(), p, engine.Options{}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("run while held: %v", err)
+	}
+	release()
+	if left, _ := store.FindMappings(p.ID, id); len(left) != 0 {
+		t.Fatalf("the deleted row came back: %v", left)
+	}
+	// released: the pair syncs again (and links the records anew by key)
+	if _, err := r.RunPair(context.Background(), p, engine.Options{}); err != nil {
+		t.Fatalf("run after release: %v", err)
+	}
+	if _, err := r.Hold(999, 0); !errors.Is(err, models.ErrNotFound) {
+		t.Fatalf("unknown pair: %v", err)
+	}
+}

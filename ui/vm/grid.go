@@ -23,6 +23,7 @@ const MaxPages = 6
 // indexed query. It never holds more than MaxPages*PageSize rows.
 type Grid struct {
 	store *models.Store
+	hold  Hold
 
 	mu      sync.Mutex
 	query   models.MappingQuery
@@ -32,6 +33,28 @@ type Grid struct {
 	loads   int   // pages loaded since the last reset (for benchmarks and tests)
 	hovered int
 	err     error
+}
+
+// Hold keeps a pair from syncing while a person changes its rows (see
+// runner.Runner.Hold); release lets it sync again. A run rewrites the rows
+// it read when it records its outcome: a row deleted beside it came back.
+type Hold func(pairID uint) (release func(), err error)
+
+// SetHold makes edits and deletes take hold first (nil: they do not; a
+// grid without a runner, as in tests of the grid alone).
+func (g *Grid) SetHold(h Hold) { g.hold = h }
+
+// held runs change with the pair held, if the grid has a Hold.
+func (g *Grid) held(pairID uint, change func() error) error {
+	if g.hold == nil {
+		return change()
+	}
+	release, err := g.hold(pairID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return change()
 }
 
 // NewGrid returns an empty grid; call SetPair to fill it.
@@ -216,19 +239,27 @@ var States = []string{models.StateOK, models.StatePending, models.StateConflict,
 // SaveEdit changes a row's ids or state. Ids stay unique per side: an id
 // another row already maps is refused with models.ErrDuplicateID.
 func (g *Grid) SaveEdit(rowID uint, e Edit) error {
-	m, err := g.store.MappingByID(rowID)
-	if err != nil {
-		return err
-	}
 	e.AID, e.BID = strings.TrimSpace(e.AID), strings.TrimSpace(e.BID)
 	if e.AID == "" && e.BID == "" {
 		return errors.New("give at least one record id")
 	}
-	m.AID, m.BID, m.State = e.AID, e.BID, e.State
-	if e.State != models.StateError && e.State != models.StateConflict {
-		m.LastError = ""
+	m, err := g.store.MappingByID(rowID) // for its pair
+	if err != nil {
+		return err
 	}
-	if err := g.store.UpdateMapping(m); err != nil {
+	err = g.held(m.PairID, func() error {
+		// read again: a run that ended while we waited may have changed it
+		m, err := g.store.MappingByID(rowID)
+		if err != nil {
+			return err
+		}
+		m.AID, m.BID, m.State = e.AID, e.BID, e.State
+		if e.State != models.StateError && e.State != models.StateConflict {
+			m.LastError = ""
+		}
+		return g.store.UpdateMapping(m)
+	})
+	if err != nil {
 		if errors.Is(err, models.ErrDuplicateID) {
 			return fmt.Errorf("not saved: %w", err)
 		}
@@ -239,7 +270,11 @@ func (g *Grid) SaveEdit(rowID uint, e Edit) error {
 
 // Delete removes a mapping row; the records on both sides are untouched.
 func (g *Grid) Delete(rowID uint) error {
-	if err := g.store.DeleteMapping(rowID); err != nil {
+	m, err := g.store.MappingByID(rowID)
+	if err != nil {
+		return err
+	}
+	if err := g.held(m.PairID, func() error { return g.store.DeleteMapping(rowID) }); err != nil {
 		return err
 	}
 	return g.Refresh()

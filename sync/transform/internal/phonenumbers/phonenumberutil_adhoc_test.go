@@ -1274,8 +1274,24 @@ func TestMergeLengths(t *testing.T) {
 	}
 }
 
+// forgetRegex removes the patterns a test adds from the package-wide
+// cache, so the test starts from a cache without them again when repeated
+// (-count=N). (Tandem's change to the vendored tests.)
+func forgetRegex(t *testing.T, patterns ...string) {
+	drop := func() {
+		regCacheMutex.Lock()
+		for _, p := range patterns {
+			delete(regexCache, p)
+		}
+		regCacheMutex.Unlock()
+	}
+	drop()
+	t.Cleanup(drop)
+}
+
 func TestRegexCacheWrite(t *testing.T) {
 	pattern1 := "TestRegexCacheWrite"
+	forgetRegex(t, pattern1, pattern1+".")
 	if _, found1 := readFromRegexCache(pattern1); found1 {
 		t.Errorf("pattern |%v| is in the cache", pattern1)
 	}
@@ -1295,6 +1311,7 @@ func TestRegexCacheWrite(t *testing.T) {
 
 func TestRegexCacheRead(t *testing.T) {
 	pattern1 := "TestRegexCacheRead"
+	forgetRegex(t, pattern1, pattern1+".")
 	if _, found1 := readFromRegexCache(pattern1); found1 {
 		t.Errorf("pattern |%v| is in the cache", pattern1)
 	}
