@@ -87,16 +87,87 @@ func TestBulkSpansBatches(t *testing.T) {
 	if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[uint]bool{}
-	for _, m := range ms {
-		if m.ID == 0 || seen[m.ID] {
-			t.Fatalf("row %s has id %d", m.AID, m.ID)
-		}
-		seen[m.ID] = true
-	}
+	checkIDs(t, s, ms)
 	if n, _ := s.CountMappings(p.ID); n != len(ms) {
 		t.Fatalf("%d rows stored, want %d", n, len(ms))
 	}
+}
+
+// checkIDs fails unless every row's id is its own: the row stored under
+// it holds the same record ids.
+func checkIDs(t *testing.T, s *Store, ms []*Mapping) {
+	t.Helper()
+	seen := map[uint]bool{}
+	for _, m := range ms {
+		if m.ID == 0 || seen[m.ID] {
+			t.Fatalf("row %q/%q has id %d", m.AID, m.BID, m.ID)
+		}
+		seen[m.ID] = true
+		got, err := s.MappingByID(m.ID)
+		if err != nil || got.AID != m.AID || got.BID != m.BID {
+			t.Fatalf("id %d is the row of %q/%q, not of %q/%q (%v)", m.ID, got.AID, got.BID, m.AID, m.BID, err)
+		}
+	}
+}
+
+// New rows get the ids after the largest one, in order, which insertMappings
+// takes without asking SQLite for each (see idsFollow): one-sided rows of
+// either side, and a table whose largest row was deleted. Where the rows
+// are not in the expected order, idsFollow says so and matchIDs looks each
+// id up by record id.
+func TestInsertedIDs(t *testing.T) {
+	s, p := openTest(t)
+	save := func(ms []*Mapping) {
+		t.Helper()
+		if err := s.Write(func(tx *gorm.DB) error { return SaveMappings(tx, ms) }); err != nil {
+			t.Fatal(err)
+		}
+		checkIDs(t, s, ms)
+	}
+	batch := func(prefix string, n int) []*Mapping {
+		ms := make([]*Mapping, n)
+		for i := range ms {
+			ms[i] = &Mapping{PairID: p.ID, AID: fmt.Sprintf("%s-a%d", prefix, i), BID: fmt.Sprintf("%s-b%d", prefix, i)}
+			if i%3 == 1 {
+				ms[i].AID = "" // a pending create on A
+			}
+			if i%3 == 2 {
+				ms[i].BID = ""
+			}
+		}
+		return ms
+	}
+	first := batch("first", 10)
+	save(first)
+	if first[9].ID != first[0].ID+9 {
+		t.Fatalf("ids %d..%d, want consecutive", first[0].ID, first[9].ID)
+	}
+	if err := s.DeleteMapping(first[9].ID); err != nil {
+		t.Fatal(err)
+	}
+	save(batch("gap", 5))
+	// as if SQLite had inserted the batch in another order
+	ms := batch("shuffled", 6)
+	if err := s.Write(func(tx *gorm.DB) error {
+		var before int64
+		if err := tx.Raw("SELECT max(id) FROM mappings").Row().Scan(&before); err != nil {
+			return err
+		}
+		rows := make([][]any, len(ms))
+		for i, m := range ms {
+			rows[len(ms)-1-i], _ = mappingValues(m, false)
+		}
+		if err := execRows(tx, rows, "INSERT OR ROLLBACK INTO mappings ("+mappingColumns+") ", ""); err != nil {
+			return err
+		}
+		if ok, err := idsFollow(tx, ms, before); ok || err != nil {
+			t.Errorf("idsFollow on rows in reverse: %v %v", ok, err)
+		}
+		return matchIDs(tx, ms)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, s, ms)
 }
 
 // SideVersions returns every mapped id of a side with its version, whatever
