@@ -25,6 +25,16 @@ func (s *Store) HasMappings(pairID uint) (bool, error) {
 	return n > 0, err
 }
 
+// Fresh tells whether nothing is stored of the pair's records: no mapping
+// rows and no intent of an interrupted run (its first sync). Every record
+// a run then lists is new to it and is read.
+func (s *Store) Fresh(pairID uint) (bool, error) {
+	var n int64
+	err := s.DB.Raw(`SELECT (SELECT count(*) FROM (SELECT 1 FROM mappings WHERE pair_id = ? LIMIT 1))
+		+ (SELECT count(*) FROM (SELECT 1 FROM intents WHERE pair_id = ? LIMIT 1))`, pairID, pairID).Scan(&n).Error
+	return n == 0, err
+}
+
 // SideMappings returns the pair's mappings whose side id is in ids, keyed
 // by that id. It repeats the partial index's condition (the side id is not
 // empty), without which SQLite cannot use the (pair_id, side id) index and

@@ -59,3 +59,34 @@ func TestEngineQueriesUseNarrowIndexes(t *testing.T) {
 		t.Fatalf("%d %v", n, err)
 	}
 }
+
+// Fresh: nothing stored of the pair, neither rows nor the intent of a
+// killed run (which the next run turns into rows).
+func TestFresh(t *testing.T) {
+	s, p := openTest(t)
+	fresh := func() bool {
+		t.Helper()
+		ok, err := s.Fresh(p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !fresh() {
+		t.Fatal("a new pair is not fresh")
+	}
+	if err := s.Write(func(tx *gorm.DB) error {
+		return AddIntent(tx, 1, 1, p.ID, SideB, []IntentEntry{{SourceID: "a.vcf", Key: "a"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fresh() {
+		t.Fatal("fresh with an intent left")
+	}
+	if _, err := s.MaterializeIntents(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if fresh() {
+		t.Fatal("fresh with a pending row")
+	}
+}

@@ -99,6 +99,17 @@ type KeyFinder interface {
 	FindByField(ctx context.Context, field, value string) ([]Record, error)
 }
 
+// FullReader is implemented by connectors that list in full and can read
+// every record while they list, for less than Changes followed by Get of
+// each (a vCard folder stats each file to list it, then again to read it).
+// The engine calls it for a side of a pair with nothing stored yet (its
+// first sync), where every listed record is read anyway: ReadAll returns
+// what Changes("") would, with every Item's Record set (Record.Err for one
+// that cannot be read).
+type FullReader interface {
+	ReadAll(ctx context.Context) (Changes, error)
+}
+
 // CursorAdvancer is implemented by incremental connectors whose change
 // listing would show the run's own writes back to it next time (a CardDAV
 // sync token taken before them). After a run stored its outcome without a

@@ -228,12 +228,27 @@ func Run(ctx context.Context, store *models.Store, pair *models.Pair, a, b conne
 	trace.Mark("run: start %q", pair.Name)
 	// A side that lists in full needs neither cursor nor rows to list: it
 	// starts now, on the other core, while the run is recorded (~5 ms).
+	// With nothing stored of the pair yet, every listed record is read
+	// anyway: a side that can read while it lists does (FullReader).
+	fresh := -1 // unknown until a side could read all
 	var early [2]*listing
 	for i, c := range []connector.Connector{a, b} {
-		if !c.Capabilities().Incremental {
-			early[i] = startListing(ctx, c, [2]string{pair.CursorA, pair.CursorB}[i])
-			defer early[i].wait() // a run stopped before its fetch leaves no listing behind
+		if c.Capabilities().Incremental {
+			continue
 		}
+		full, _ := c.(connector.FullReader)
+		if full != nil && fresh < 0 {
+			fresh = 0
+			if ok, err := store.Fresh(pair.ID); err == nil && ok {
+				fresh = 1
+			}
+		}
+		if full != nil && fresh == 1 {
+			early[i] = startReadAll(ctx, full)
+		} else {
+			early[i] = startListing(ctx, c, [2]string{pair.CursorA, pair.CursorB}[i])
+		}
+		defer early[i].wait() // a run stopped before its fetch leaves no listing behind
 	}
 	if err := store.StartRun(run); err != nil {
 		return Result{}, fmt.Errorf("record the run: %w", err)
@@ -373,6 +388,17 @@ func startListing(ctx context.Context, c connector.Connector, cursor string) *li
 	go func() {
 		defer close(l.done)
 		l.ch, l.err = c.Changes(ctx, cursor)
+	}()
+	return l
+}
+
+// startReadAll lists a side and reads every record with it (see
+// connector.FullReader); fetch takes the records from the items.
+func startReadAll(ctx context.Context, c connector.FullReader) *listing {
+	l := &listing{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.ch, l.err = c.ReadAll(ctx)
 	}()
 	return l
 }

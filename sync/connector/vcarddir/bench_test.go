@@ -53,6 +53,20 @@ func BenchmarkChangesGet10k(b *testing.B) {
 	}
 }
 
+// BenchmarkReadAll10k: the same as BenchmarkChangesGet10k in one pass (a
+// first sync's side with nothing stored).
+func BenchmarkReadAll10k(b *testing.B) {
+	d, p := newDir(b, benchFields...)
+	genCards(b, p, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		ch, err := d.ReadAll(ctx)
+		if err != nil || len(ch.Items) != 10000 || ch.Items[9999].Record.Fields["EMAIL"] == "" {
+			b.Fatalf("%d items, %v", len(ch.Items), err)
+		}
+	}
+}
+
 // BenchmarkChanges10k: the listing alone (a sync where nothing changed).
 func BenchmarkChanges10k(b *testing.B) {
 	d, p := newDir(b, benchFields...)

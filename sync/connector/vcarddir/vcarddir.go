@@ -68,7 +68,10 @@ type Dir struct {
 	batchSync    bool            // one syncfs per round of writes, not one fsync per file
 }
 
-var _ connector.KeyFinder = (*Dir)(nil)
+var (
+	_ connector.KeyFinder  = (*Dir)(nil)
+	_ connector.FullReader = (*Dir)(nil)
+)
 
 // Open opens the folder in cfg.Settings["path"]; it must exist.
 func Open(cfg connector.Config) (*Dir, error) {
@@ -371,22 +374,7 @@ func (d *Dir) get(ctx context.Context, ids []string, fields []string) ([]connect
 	recs := make([]connector.Record, len(ids))
 	found := make([]bool, len(ids))
 	err = forEach(ctx, len(ids), readWorkers, func(i int) {
-		cf, rec, err := d.read(dir, ids[i])
-		if errors.Is(err, connector.ErrNotFound) {
-			return
-		}
-		found[i] = true
-		if err != nil {
-			rec.Err = err
-			recs[i] = rec
-			return
-		}
-		if len(fields) > 0 {
-			rec.Fields = cf.Read(fields)
-		} else {
-			rec.Fields = cf.Read(cf.Properties())
-		}
-		recs[i] = rec
+		recs[i], found[i] = d.readRecord(dir, ids[i], fields)
 	})
 	if err != nil {
 		return nil, err
@@ -398,6 +386,74 @@ func (d *Dir) get(ctx context.Context, ids []string, fields []string) ([]connect
 		}
 	}
 	return out, nil
+}
+
+// errNotRegular: a card's name that is not a regular file (a FIFO, a link
+// to a folder), which a listing leaves out.
+var errNotRegular = errors.New("not a regular file")
+
+// readRecord reads the card id as a record with the given fields (all its
+// properties when none are given); found is false when there is no such
+// card (gone, or not a regular file).
+func (d *Dir) readRecord(dir *os.File, id string, fields []string) (rec connector.Record, found bool) {
+	cf, rec, err := d.read(dir, id)
+	if errors.Is(err, connector.ErrNotFound) {
+		return rec, false
+	}
+	if err != nil {
+		rec.Err = err
+		return rec, true
+	}
+	if len(fields) > 0 {
+		rec.Fields = cf.Read(fields)
+	} else {
+		rec.Fields = cf.Read(cf.Properties())
+	}
+	return rec, true
+}
+
+// ReadAll lists every card and reads it in the same pass: one open, stat
+// and read a card, where Changes and then Get stat each twice. For a
+// folder nothing is stored of yet (a first sync), where every card is read
+// anyway (10,000 cards: the listing's ~20 ms of stat calls, on a path that
+// waits for them before reading any card).
+func (d *Dir) ReadAll(ctx context.Context) (connector.Changes, error) {
+	dir, err := os.Open(d.path)
+	if err != nil {
+		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
+	}
+	defer dir.Close()
+	entries, err := listDir(dir)
+	if err != nil {
+		return connector.Changes{}, fmt.Errorf("%w: connection %q: cannot list %s: %v", connector.ErrUnreachable, d.name, d.path, unwrapPath(err))
+	}
+	var stale, names []string
+	for _, e := range entries {
+		switch {
+		case e.name[0] == '.' && isTemp(e.name):
+			stale = append(stale, e.name)
+		case isCard(e.name) && e.kind != kindDir:
+			names = append(names, e.name) // a link or unknown type: the read follows it, as Changes does
+		}
+	}
+	recs := make([]connector.Record, len(names))
+	found := make([]bool, len(names))
+	if err := forEach(ctx, len(names), readWorkers, func(i int) {
+		recs[i], found[i] = d.readRecord(dir, names[i], d.fields)
+	}); err != nil {
+		return connector.Changes{}, err
+	}
+	d.removeStale(stale)
+	items := make([]connector.Item, 0, len(names))
+	for i := range recs {
+		if found[i] && !errors.Is(recs[i].Err, errNotRegular) {
+			items = append(items, connector.Item{ID: recs[i].ID, Version: recs[i].Version, Record: &recs[i]})
+		}
+	}
+	if len(items) == 0 && d.batchSync {
+		d.flushEarly()
+	}
+	return connector.Changes{Items: items, Full: true}, nil
 }
 
 // read opens, stats and parses one card in the open folder dir. The error
@@ -425,7 +481,7 @@ func (d *Dir) readRaw(dir *os.File, id string) (*vcardtext.Card, connector.Recor
 		return nil, rec, 0, fmt.Errorf("%w: %s: %v", connector.ErrInvalidRecord, id, unwrapPath(err))
 	}
 	if !fi.regular {
-		return nil, rec, 0, fmt.Errorf("%w: %s is not a regular file", connector.ErrInvalidRecord, id)
+		return nil, rec, 0, fmt.Errorf("%w: %s is %w", connector.ErrInvalidRecord, id, errNotRegular)
 	}
 	cf, err := vcardtext.Parse(data)
 	if err != nil {
