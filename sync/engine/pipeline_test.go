@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"tandem/sync/connector"
 	"tandem/sync/connector/memory"
@@ -98,4 +99,79 @@ func TestLastBatchSplitAndSnapshotsBuiltAhead(t *testing.T) {
 		t.Fatalf("second run: %+v", res)
 	}
 	e.noWrites()
+}
+
+// A run with enough units is planned on several goroutines (planAll): a
+// mix of edits on either side, edits of one field on both (settled by the
+// newest), deletes and new records comes out as planned one by one would.
+// Run with -race, this also checks that planning a unit touches only it.
+func TestManyUnitsPlannedInParallel(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	const n = 1600
+	if n/planChunk < 2 {
+		t.Fatalf("%d units plan on one goroutine", n)
+	}
+	aids := make([]string, n)
+	for i := range aids {
+		aids[i] = e.a.Add(map[string]string{"EMAIL": fmt.Sprintf("p%d@example.com", i), "FN": fmt.Sprintf("P %d", i)})
+	}
+	if res := e.sync(Options{}); res.Created != n || res.Errors != 0 {
+		t.Fatalf("first sync %+v", res)
+	}
+	linked := map[string]string{}
+	for _, m := range e.rows() {
+		linked[m.AID] = m.BID
+	}
+	bids := make([]string, n)
+	for i, a := range aids {
+		if bids[i] = linked[a]; bids[i] == "" {
+			t.Fatalf("%s not linked", a)
+		}
+	}
+	later := time.Now().Add(time.Hour)
+	for i := range n {
+		switch i % 8 {
+		case 0: // edited on A
+			e.a.Set(aids[i], map[string]string{"FN": fmt.Sprintf("A %d", i)})
+		case 1: // edited on B
+			e.b.Set(bids[i], map[string]string{"name": fmt.Sprintf("B %d", i)})
+		case 2: // the same field on both, B later: B wins (newest)
+			e.a.Set(aids[i], map[string]string{"FN": fmt.Sprintf("A %d", i)})
+			e.b.Set(bids[i], map[string]string{"name": fmt.Sprintf("B %d", i)})
+			e.b.SetModified(bids[i], later)
+		case 3: // deleted on A
+			e.a.Remove(aids[i])
+		}
+	}
+	for i := range 50 {
+		e.b.Add(map[string]string{"email": fmt.Sprintf("new%d@example.com", i), "name": "New"})
+	}
+	e.resetCounters()
+	res := e.sync(Options{})
+	if res.Errors != 0 || res.Created != 50 || res.Deleted != n/8 || res.Updated != 3*n/8 || res.Conflicts != 0 {
+		t.Fatalf("result %+v; want 50 created, %d deleted, %d updated", res, n/8, 3*n/8)
+	}
+	for i := range n {
+		switch i % 8 {
+		case 0:
+			wantField(t, e.b, bids[i], "name", fmt.Sprintf("A %d", i))
+		case 1:
+			wantField(t, e.a, aids[i], "FN", fmt.Sprintf("B %d", i))
+		case 2:
+			wantField(t, e.a, aids[i], "FN", fmt.Sprintf("B %d", i))
+		case 3:
+			if e.b.Fields(bids[i]) != nil {
+				t.Fatalf("B %s survived its A record's delete", bids[i])
+			}
+		default:
+			wantField(t, e.b, bids[i], "name", fmt.Sprintf("P %d", i))
+		}
+	}
+	if e.a.Len() != n-n/8+50 || e.b.Len() != e.a.Len() {
+		t.Fatalf("A has %d, B %d", e.a.Len(), e.b.Len())
+	}
+	e.resetCounters()
+	if res := e.sync(Options{}); res.Created+res.Updated+res.Deleted+res.Errors != 0 {
+		t.Fatalf("third run %+v", res)
+	}
 }

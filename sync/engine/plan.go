@@ -3,8 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"tandem/models"
 	"tandem/sync/connector"
@@ -534,16 +537,47 @@ func (r *runner) fetchOthers() error {
 }
 
 // planAll decides every unit.
+// planAll plans every unit. plan touches nothing but its unit (the
+// runner's pair, sides and converters are only read), so a big run plans
+// on every core, a chunk at a time: a first sync of 10,000 creates spent
+// ~10-20 ms here on one.
 func (r *runner) planAll() error {
-	for n, u := range r.units {
-		r.plan(u)
-		if n%1000 == 0 {
-			r.progress("plan", n, len(r.units))
+	n := len(r.units)
+	workers := min(runtime.GOMAXPROCS(0), n/planChunk)
+	if workers <= 1 {
+		for k, u := range r.units {
+			r.plan(u)
+			if k%1000 == 0 {
+				r.progress("plan", k, n)
+			}
 		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					start := int(next.Add(planChunk)) - planChunk
+					if start >= n {
+						return
+					}
+					for _, u := range r.units[start:min(start+planChunk, n)] {
+						r.plan(u)
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	r.progress("plan", len(r.units), len(r.units))
+	r.progress("plan", n, n)
 	return nil
 }
+
+// planChunk: units a planning goroutine takes at a time; a run is planned
+// on several goroutines only when each gets a chunk at least.
+const planChunk = 512
 
 func (r *runner) plan(u *unit) {
 	switch u.kind {
