@@ -62,7 +62,13 @@ test: test-deps
 	dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; TANDEM_REAL_KEYRING=1 $(GO) test -tags $(TAGS) ./...'
 	cd models/internal/inflection && $(GO) test ./...  # its own module (a replace in go.mod)
 	cd models/internal/memory && $(GO) test -run '$(MEMORY_QUICK)' ./...  # likewise; the quick tests
+	$(GO) test -race -tags $(TAGS) $(RACE_PKGS)
 	@$(MAKE) --no-print-directory fuzz
+
+# Packages that run work on several goroutines (pipelined batches,
+# overlapping rounds, parallel planning and conversion, pair locks): their
+# tests run again under the race detector.
+RACE_PKGS = ./sync/engine ./sync/connector/vcarddir ./sync/transform ./sync/runner ./models
 
 # The copied allocator's tests, upstream's randomised ones included (about
 # two minutes here; CI runs them).

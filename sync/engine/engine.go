@@ -64,10 +64,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tandem/models"
@@ -512,12 +514,16 @@ func (r *runner) fetch(s *sideState) error {
 		}
 	}
 	var toGet []string
+	var listed []*connector.Record // read with the listing
 	for _, it := range need {
 		if it.Record != nil {
-			s.recs[it.ID] = r.convert(s, *it.Record)
+			listed = append(listed, it.Record)
 		} else {
 			toGet = append(toGet, it.ID)
 		}
+	}
+	for k, rc := range r.convertAll(s, listed) {
+		s.recs[listed[k].ID] = rc
 	}
 	got, err := r.get(s, toGet)
 	if err != nil {
@@ -566,6 +572,49 @@ func (r *runner) get(s *sideState, ids []string) (map[string]*rec, error) {
 	}
 	return out, nil
 }
+
+// convertAll converts records, on every core when there are many (a first
+// sync's 10,000, read with the listing: ~16 ms on one core). convert only
+// reads the runner and the side.
+func (r *runner) convertAll(s *sideState, recs []*connector.Record) []*rec {
+	out := make([]*rec, len(recs))
+	forChunks(len(recs), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			out[k] = r.convert(s, *recs[k])
+		}
+	})
+	return out
+}
+
+// forChunks calls fn on consecutive chunks of [0, n) of parallelChunk
+// items, on as many goroutines as there are cores and at least a chunk for
+// each, or on this one for fewer.
+func forChunks(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelChunk)
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(parallelChunk)) - parallelChunk
+				if lo >= n {
+					return
+				}
+				fn(lo, min(lo+parallelChunk, n))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// parallelChunk: items a goroutine of forChunks takes at a time.
+const parallelChunk = 512
 
 // convert turns a native record into canonical values.
 func (r *runner) convert(s *sideState, cr connector.Record) *rec {

@@ -108,7 +108,7 @@ func TestLastBatchSplitAndSnapshotsBuiltAhead(t *testing.T) {
 func TestManyUnitsPlannedInParallel(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	const n = 1600
-	if n/planChunk < 2 {
+	if n/parallelChunk < 2 {
 		t.Fatalf("%d units plan on one goroutine", n)
 	}
 	aids := make([]string, n)

@@ -3,11 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"tandem/models"
 	"tandem/sync/connector"
@@ -543,41 +540,14 @@ func (r *runner) fetchOthers() error {
 // ~10-20 ms here on one.
 func (r *runner) planAll() error {
 	n := len(r.units)
-	workers := min(runtime.GOMAXPROCS(0), n/planChunk)
-	if workers <= 1 {
-		for k, u := range r.units {
+	forChunks(n, func(lo, hi int) {
+		for _, u := range r.units[lo:hi] {
 			r.plan(u)
-			if k%1000 == 0 {
-				r.progress("plan", k, n)
-			}
 		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					start := int(next.Add(planChunk)) - planChunk
-					if start >= n {
-						return
-					}
-					for _, u := range r.units[start:min(start+planChunk, n)] {
-						r.plan(u)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	})
 	r.progress("plan", n, n)
 	return nil
 }
-
-// planChunk: units a planning goroutine takes at a time; a run is planned
-// on several goroutines only when each gets a chunk at least.
-const planChunk = 512
 
 func (r *runner) plan(u *unit) {
 	switch u.kind {

@@ -3,6 +3,7 @@ package transform
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -349,4 +350,39 @@ func FuzzEmail(f *testing.F) {
 			t.Fatalf("not stable: %q -> %q -> %q -> %q, %v", native, canon, back, again, err)
 		}
 	})
+}
+
+// The engine converts a big run's records on several goroutines: a
+// converter is used concurrently, the phone one's lazily loaded metadata
+// included (run with -race, this checks that they share nothing unguarded).
+func TestConvertersConcurrently(t *testing.T) {
+	fields := []models.Field{
+		{Name: "phone", Transform: "phone"},
+		{Name: "email", Transform: "email"},
+		{Name: "bday", Transform: "date", AFormat: "01/02/2006"},
+		{Name: "sub", Transform: "lookup", Lookup: map[string]string{"Y": "subscribed"}},
+	}
+	in := []string{"(555) 123-4567", " Ann@Example.COM ", "12/31/1990", "Y"}
+	want := []string{"+15551234567", "ann@example.com", "1990-12-31", "Y"} // A's lookup values are the canonical ones
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k, f := range fields {
+				c, err := For(f, "a")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for range 50 {
+					if got, err := c.ToCanonical(in[k]); got != want[k] || err != nil {
+						t.Errorf("%s: %q, %v; want %q", f.Name, got, err, want[k])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
