@@ -2,7 +2,6 @@ package ui
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -341,26 +340,4 @@ func overlayText(o fyne.CanvasObject) string {
 	}
 	walk(o)
 	return sb.String()
-}
-
-// TestWindowGridHoldsPair: the window's grid takes the pair's lock through
-// its runner, so the delete above is refused there too.
-func TestWindowGridHoldsPair(t *testing.T) {
-	a := test.NewTempApp(t)
-	st, p := seedStore(t, 2)
-	u := New(a, Deps{Store: st, Runner: runner.New(st, nil), DataDir: t.TempDir()})
-	t.Cleanup(u.win.Close)
-	other := runner.New(st, nil)
-	release, err := other.Hold(p.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	ms, _ := st.FindMappings(p.ID, "a-0001")
-	if err := u.mappings.grid.Delete(ms[0].ID); err == nil || !errors.Is(err, runner.ErrBusy) {
-		t.Fatalf("delete while the pair is held: %v", err)
-	}
-	if n, _ := st.CountMappings(p.ID); n != 2 {
-		t.Fatalf("%d rows left", n)
-	}
 }
